@@ -1,0 +1,16 @@
+/** Tests run against the TypeScript sources; `npm test` type-checks everything with `tsc -b` first. */
+module.exports = {
+  testEnvironment: 'node',
+  roots: ['<rootDir>/packages'],
+  testMatch: ['**/test/**/*.test.ts'],
+  transform: {
+    '^.+\\.ts$': ['ts-jest', { isolatedModules: true, tsconfig: '<rootDir>/tsconfig.test.json' }],
+  },
+  moduleNameMapper: {
+    '^@matrix-notary/([a-z-]+)$': '<rootDir>/packages/$1/src',
+  },
+  globalSetup: '<rootDir>/packages/testing/jest-global-setup.js',
+  globalTeardown: '<rootDir>/packages/testing/jest-global-teardown.js',
+  testTimeout: 30000,
+  maxWorkers: 2,
+};

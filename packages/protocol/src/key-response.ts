@@ -1,0 +1,173 @@
+/**
+ * An origin server's answer to GET /_matrix/key/v2/server, checked the way a notary must before it
+ * countersigns or stores it (DESIGN behaviour 5). Two levels:
+ *  - checkSelfSignedKeyResponse: what makes a countersignature safe (structure, canonical JSON,
+ *    a valid self-signature by `server_name`); the signer needs only this.
+ *  - validateOriginKeyResponse: plus the worker's policy (the server asked, minimum validity).
+ */
+import { decodeBase64 } from './base64';
+import { canonicalJsonBytes, CanonicalJsonError, type JsonObject } from './canonical-json';
+import { ED25519_PUBLIC_KEY_BYTES } from './ed25519';
+import { isValidKeyId } from './key-id';
+import { isValidServerName } from './server-name';
+import { signedBytes, verifyJsonSignature, type Signatures } from './signing';
+
+/** More keys than any real server publishes; bounds the work a hostile origin can cause. */
+export const MAX_KEYS_PER_RESPONSE = 1000;
+
+export interface VerifyKey {
+  key: string;
+  [extra: string]: unknown;
+}
+export interface OldVerifyKey extends VerifyKey {
+  expired_ts: number;
+}
+
+export interface ServerKeyResponse {
+  server_name: string;
+  valid_until_ts: number;
+  verify_keys: Record<string, VerifyKey>;
+  old_verify_keys?: Record<string, OldVerifyKey>;
+  signatures: Signatures;
+  [extra: string]: unknown;
+}
+
+export type RefusalReason =
+  | 'not_an_object'
+  | 'bad_server_name'
+  | 'bad_valid_until_ts'
+  | 'malformed_verify_key'
+  | 'too_many_keys'
+  | 'not_canonical_json'
+  | 'no_valid_signature'
+  | 'bad_signature'
+  | 'wrong_server_name'
+  | 'expires_too_soon';
+
+export type KeyResponseCheck =
+  | { ok: true; response: ServerKeyResponse; keyIds: string[] }
+  | { ok: false; reason: RefusalReason; message: string };
+
+function isPlainObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+function refuse(reason: RefusalReason, message: string): KeyResponseCheck {
+  return { ok: false, reason, message };
+}
+
+/** Decodes an ed25519 public key, or returns null when it is not 32 bytes of base64. */
+export function decodeEd25519PublicKey(key: unknown): Uint8Array | null {
+  if (typeof key !== 'string') return null;
+  try {
+    const raw = decodeBase64(key);
+    return raw.length === ED25519_PUBLIC_KEY_BYTES ? raw : null;
+  } catch {
+    return null;
+  }
+}
+
+function checkKeyMap(map: unknown, old: boolean): string | null {
+  if (!isPlainObject(map)) return `${old ? 'old_verify_keys' : 'verify_keys'} is not an object`;
+  for (const [keyId, entry] of Object.entries(map)) {
+    if (!isValidKeyId(keyId)) return `key ID ${JSON.stringify(keyId)} is not valid`;
+    if (!isPlainObject(entry) || typeof entry.key !== 'string') return `key ${keyId} has no "key" string`;
+    if (keyId.startsWith('ed25519:') && decodeEd25519PublicKey(entry.key) === null) {
+      return `key ${keyId} is not a 32-byte base64 ed25519 key`;
+    }
+    if (old && (!Number.isSafeInteger(entry.expired_ts) || (entry.expired_ts as number) < 0)) {
+      return `old key ${keyId} has no valid expired_ts`;
+    }
+  }
+  return null;
+}
+
+/** Structure, canonical-JSON representability and a valid self-signature by `server_name`. */
+export function checkSelfSignedKeyResponse(value: unknown): KeyResponseCheck {
+  if (!isPlainObject(value)) return refuse('not_an_object', 'the key response is not a JSON object');
+  if (!isValidServerName(value.server_name)) return refuse('bad_server_name', 'server_name is missing or not a valid server name');
+  const serverName = value.server_name as string;
+  if (!Number.isSafeInteger(value.valid_until_ts) || (value.valid_until_ts as number) < 0) {
+    return refuse('bad_valid_until_ts', 'valid_until_ts is missing or not a non-negative integer');
+  }
+  const bad = checkKeyMap(value.verify_keys, false) ?? (value.old_verify_keys === undefined ? null : checkKeyMap(value.old_verify_keys, true));
+  if (bad) return refuse('malformed_verify_key', bad);
+  const verifyKeys = value.verify_keys as Record<string, VerifyKey>;
+  const oldKeys = (value.old_verify_keys ?? {}) as Record<string, OldVerifyKey>;
+  const keyIds = [...new Set([...Object.keys(verifyKeys), ...Object.keys(oldKeys)])];
+  if (keyIds.length > MAX_KEYS_PER_RESPONSE) return refuse('too_many_keys', `more than ${MAX_KEYS_PER_RESPONSE} keys`);
+
+  let bytes: Buffer;
+  try {
+    canonicalJsonBytes(value); // the whole response, signatures and unknown fields included
+    bytes = signedBytes(value);
+  } catch (err) {
+    if (err instanceof CanonicalJsonError) return refuse('not_canonical_json', err.message);
+    throw err;
+  }
+
+  const ownSignatures = isPlainObject(value.signatures) ? value.signatures[serverName] : undefined;
+  if (!isPlainObject(ownSignatures)) return refuse('no_valid_signature', `no signatures by ${serverName}`);
+  let valid = 0;
+  // Signatures by key IDs the response does not list in verify_keys cannot be checked and are
+  // ignored; every one that can be checked must pass.
+  for (const keyId of Object.keys(ownSignatures)) {
+    const entry = verifyKeys[keyId];
+    if (entry === undefined || !keyId.startsWith('ed25519:')) continue;
+    const publicKey = decodeEd25519PublicKey(entry.key) as Uint8Array;
+    if (!verifyJsonSignature(value, serverName, keyId, publicKey, bytes)) {
+      return refuse('bad_signature', `the signature by ${serverName} with ${keyId} does not verify`);
+    }
+    valid++;
+  }
+  if (valid === 0) return refuse('no_valid_signature', `no signature by ${serverName} with a key of its verify_keys`);
+  return { ok: true, response: value as ServerKeyResponse, keyIds };
+}
+
+export interface OriginPolicy {
+  /** The server the notary asked; the response must name itself so. */
+  serverName: string;
+  nowMs: number;
+  /** Refuse responses valid for less than this from now; 0 turns the refusal off. */
+  minValidityMs: number;
+}
+
+/** The worker's full check: the signer's checks plus the notary's policy. */
+export function validateOriginKeyResponse(value: unknown, policy: OriginPolicy): KeyResponseCheck {
+  if (isPlainObject(value) && typeof value.server_name === 'string' && value.server_name !== policy.serverName) {
+    return refuse('wrong_server_name', `server_name ${JSON.stringify(value.server_name)} is not the server asked (${policy.serverName})`);
+  }
+  const check = checkSelfSignedKeyResponse(value);
+  if (!check.ok) return check;
+  if (check.response.server_name !== policy.serverName) {
+    return refuse('wrong_server_name', `server_name is not the server asked (${policy.serverName})`);
+  }
+  if (policy.minValidityMs > 0 && check.response.valid_until_ts < policy.nowMs + policy.minValidityMs) {
+    return refuse(
+      'expires_too_soon',
+      `valid_until_ts ${check.response.valid_until_ts} is less than ${Math.round(policy.minValidityMs / 1000)} s from now`,
+    );
+  }
+  return check;
+}
+
+/**
+ * The notary's countersigned copy: every field kept, the origin's own signatures kept, any third
+ * server's signatures dropped, the notary's added. Returns canonical JSON bytes, ready to serve.
+ */
+export function countersignedCopy(
+  response: ServerKeyResponse,
+  sign: (bytes: Buffer) => string,
+  notaryName: string,
+  notaryKeyId: string,
+): Buffer {
+  const origin = response.server_name;
+  const copy: JsonObject = { ...(response as unknown as JsonObject) };
+  delete copy.signatures;
+  const notarySignature = sign(signedBytes(copy));
+  copy.signatures = {
+    [origin]: { ...(response.signatures[origin] as Record<string, string>) },
+    [notaryName]: { [notaryKeyId]: notarySignature },
+  };
+  return canonicalJsonBytes(copy);
+}

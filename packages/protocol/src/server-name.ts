@@ -1,0 +1,70 @@
+/**
+ * The server-name grammar of the Matrix spec (appendix "Server Name"):
+ *   server_name = hostname [ ":" port ]; hostname = IPv4address / "[" IPv6address "]" / dns-name
+ * Anonymous callers choose server names, so parsing is strict and bounded.
+ */
+import { isIPv4, isIPv6 } from 'node:net';
+
+export const MAX_SERVER_NAME_LENGTH = 255;
+
+export type HostKind = 'ipv4' | 'ipv6' | 'dns';
+
+export interface ParsedServerName {
+  /** The host without brackets: `example.org`, `1.2.3.4`, `::1`. Lower-cased for DNS names. */
+  host: string;
+  /** The explicit port, when the name carries one. */
+  port?: number;
+  kind: HostKind;
+}
+
+const DNS_NAME = /^[A-Za-z0-9.-]{1,255}$/;
+const IPV4_STRICT = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
+const PORT = /^[0-9]{1,5}$/;
+
+/** Parses a server name, or returns null when it does not follow the grammar. */
+export function parseServerName(name: string): ParsedServerName | null {
+  if (typeof name !== 'string' || name.length === 0 || name.length > MAX_SERVER_NAME_LENGTH) return null;
+  let hostPart: string;
+  let portPart: string | undefined;
+  if (name.startsWith('[')) {
+    const close = name.indexOf(']');
+    if (close < 0) return null;
+    hostPart = name.slice(1, close);
+    const rest = name.slice(close + 1);
+    if (rest !== '') {
+      if (!rest.startsWith(':')) return null;
+      portPart = rest.slice(1);
+    }
+    // The spec's IPv6address: hex digits, colons and dots (for an embedded IPv4); no zone IDs.
+    if (!/^[0-9A-Fa-f:.]{2,45}$/.test(hostPart) || !isIPv6(hostPart)) return null;
+  } else {
+    const colon = name.lastIndexOf(':');
+    if (colon >= 0) {
+      hostPart = name.slice(0, colon);
+      portPart = name.slice(colon + 1);
+    } else {
+      hostPart = name;
+    }
+    if (!DNS_NAME.test(hostPart)) return null;
+  }
+  let port: number | undefined;
+  if (portPart !== undefined) {
+    if (!PORT.test(portPart)) return null;
+    port = Number(portPart);
+    if (port < 1 || port > 65535) return null;
+  }
+  if (name.startsWith('[')) return { host: hostPart.toLowerCase(), port, kind: 'ipv6' };
+  if (IPV4_STRICT.test(hostPart) && isIPv4(hostPart)) return { host: hostPart, port, kind: 'ipv4' };
+  // A dotted-decimal lookalike that is not a canonical IPv4 literal (e.g. `1.2.3.04`) is still a
+  // syntactically valid DNS name; the address filter judges whatever it resolves to.
+  return { host: hostPart.toLowerCase(), port, kind: 'dns' };
+}
+
+export function isValidServerName(name: unknown): name is string {
+  return typeof name === 'string' && parseServerName(name) !== null;
+}
+
+/** The host as it appears in a URL or Host header: IPv6 literals in brackets. */
+export function formatHost(host: string, kind: HostKind): string {
+  return kind === 'ipv6' ? `[${host}]` : host;
+}
