@@ -1,1 +1,3 @@
-export {};
+export * from './roles';
+export * from './embedded-redis';
+export { main } from './main';

@@ -1,1 +1,4 @@
-export {};
+export * from './errors';
+export * from './logger';
+export * from './metrics';
+export * from './config';

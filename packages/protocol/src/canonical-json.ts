@@ -11,6 +11,12 @@ export interface JsonObject {
 
 export const MAX_SAFE_JSON_INTEGER = Number.MAX_SAFE_INTEGER; // 2^53 − 1
 
+/**
+ * Most objects and arrays nested in one another. The encoder and the strict parser share it, so
+ * whatever one accepts the other does too (what is encoded can be parsed back).
+ */
+export const MAX_JSON_DEPTH = 100;
+
 export class CanonicalJsonError extends Error {
   constructor(message: string) {
     super(message);
@@ -57,8 +63,8 @@ function encodeNumber(n: number): string {
   return String(n);
 }
 
+/** `depth` is the number of objects and arrays that enclose `value`. */
 function encode(value: unknown, depth: number): string {
-  if (depth > 100) throw new CanonicalJsonError('JSON nested deeper than 100 levels');
   if (value === null) return 'null';
   switch (typeof value) {
     case 'boolean':
@@ -68,6 +74,7 @@ function encode(value: unknown, depth: number): string {
     case 'string':
       return encodeString(value);
     case 'object': {
+      if (depth >= MAX_JSON_DEPTH) throw new CanonicalJsonError(`JSON nested deeper than ${MAX_JSON_DEPTH} levels`);
       if (Array.isArray(value)) {
         return '[' + value.map((v) => encode(v, depth + 1)).join(',') + ']';
       }

@@ -4,9 +4,7 @@
  * signature checked over re-encoded bytes differ from what the sender signed, so such input is
  * refused here before it is parsed.
  */
-import { CanonicalJsonError, MAX_SAFE_JSON_INTEGER, type JsonValue } from './canonical-json';
-
-export const MAX_JSON_DEPTH = 100;
+import { CanonicalJsonError, MAX_JSON_DEPTH, MAX_SAFE_JSON_INTEGER, type JsonValue } from './canonical-json';
 
 const INTEGER = /^-?(0|[1-9][0-9]*)$/;
 
@@ -55,12 +53,16 @@ function checkTokens(text: string): void {
 
 /**
  * Parses JSON text that must be canonical-JSON-representable: integers only (within ±(2^53−1),
- * no -0), no lone surrogates, no duplicate keys, nesting bounded. Throws SyntaxError for text that
- * is not JSON at all and CanonicalJsonError for JSON that canonical JSON cannot represent.
+ * no -0), no duplicate keys, nesting bounded. Throws SyntaxError for text that is not JSON at all
+ * and CanonicalJsonError for JSON that canonical JSON cannot represent. (Lone surrogates, `"\ud800"`,
+ * are parsed; encoding them is what refuses them.)
  */
 export function parseStrictJson(text: string): JsonValue {
-  checkTokens(text);
+  // JSON.parse first, so text that is not JSON at all (`1.5.5`, `[01]`) is a SyntaxError and not
+  // mistaken for a number canonical JSON cannot hold; the scans below may then trust the syntax.
+  // V8 parses iteratively, so deep nesting costs no stack before the depth check refuses it.
   const value = JSON.parse(text) as JsonValue;
+  checkTokens(text);
   assertNoDuplicateKeys(text);
   return value;
 }

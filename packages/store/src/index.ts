@@ -1,1 +1,6 @@
-export {};
+export * from './redis';
+export * from './keys';
+export * from './scripts';
+export * from './key-store';
+export * from './fetch-events';
+export * from './refresh-queue';

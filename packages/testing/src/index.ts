@@ -1,1 +1,3 @@
 export * from './tls';
+export * from './dns-server';
+export * from './https-origin';

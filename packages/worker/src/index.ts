@@ -1,1 +1,4 @@
-export {};
+export * from './config';
+export * from './metrics';
+export * from './refresh-origin';
+export * from './start';

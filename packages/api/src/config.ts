@@ -1,0 +1,52 @@
+/** The api role's configuration, read from the environment and validated at start. */
+import { VariableReader } from '@matrix-notary/common';
+
+export interface ApiConfig {
+  serverName: string;
+  port: number;
+  bind: string;
+  metricsPort: number;
+  metricsBind: string;
+  redisUrl: string;
+  redisPrefix: string;
+  signerUrl: string;
+  signerToken: string;
+  fetchWaitMs: number;
+  maxBodyBytes: number;
+  maxServersPerQuery: number;
+  maxKeysPerServer: number;
+  /** Bound on waiting refresh jobs, so a flood of queries cannot grow the queue without limit. */
+  maxQueuedFetches: number;
+  logLevel: string;
+}
+
+export const SPLIT_ROLE_HINT = 'set it for split roles (npm start / `matrix-notary all` fills it in for you)';
+
+/** Reads the variables the api uses; `reader.done()` is the caller's, so roles can be combined. */
+export function readApiConfig(reader: VariableReader): ApiConfig {
+  const bind = reader.optional('NOTARY_BIND') as string;
+  return {
+    serverName: reader.required('NOTARY_SERVER_NAME', SPLIT_ROLE_HINT),
+    port: reader.optional('NOTARY_PORT') as number,
+    bind,
+    metricsPort: reader.optional('NOTARY_METRICS_PORT') as number,
+    metricsBind: reader.optional('NOTARY_METRICS_BIND') ?? bind,
+    redisUrl: reader.optional('REDIS_URL') as string,
+    redisPrefix: reader.optional('NOTARY_REDIS_PREFIX') as string,
+    signerUrl: reader.optional('NOTARY_SIGNER_URL') as string,
+    signerToken: reader.required('NOTARY_SIGNER_TOKEN', SPLIT_ROLE_HINT),
+    fetchWaitMs: reader.optional('NOTARY_FETCH_WAIT_MS') as number,
+    maxBodyBytes: reader.optional('NOTARY_MAX_BODY_BYTES') as number,
+    maxServersPerQuery: reader.optional('NOTARY_MAX_SERVERS_PER_QUERY') as number,
+    maxKeysPerServer: reader.optional('NOTARY_MAX_KEYS_PER_SERVER') as number,
+    maxQueuedFetches: 10_000,
+    logLevel: reader.optional('NOTARY_LOG_LEVEL') as string,
+  };
+}
+
+export function loadApiConfig(env: NodeJS.ProcessEnv): ApiConfig {
+  const reader = new VariableReader(env);
+  const config = readApiConfig(reader);
+  reader.done();
+  return config;
+}

@@ -1,0 +1,134 @@
+/**
+ * Turning a caller's key query (any of the GET forms, or a POST body) into a validated list of
+ * origins to answer for. Pure: no I/O. Everything a stranger sends is checked and bounded here,
+ * before anything touches Redis.
+ */
+import { badJson, invalidParam, tooLarge } from '@matrix-notary/common';
+import { isValidKeyId, isValidServerName } from '@matrix-notary/protocol';
+
+export interface QueryLimits {
+  maxServersPerQuery: number;
+  maxKeysPerServer: number;
+}
+
+export interface ServerKeyQuery {
+  serverName: string;
+  /** Key IDs asked for; empty means every key of the server. */
+  keyIds: string[];
+  /** The latest minimum_valid_until_ts asked for any of its keys; now when none was given. */
+  minValidUntilTs: number;
+}
+
+const INTEGER_TEXT = /^-?[0-9]{1,16}$/;
+
+function parseTimestampText(text: string, what: string): number {
+  const n = Number(text);
+  if (!INTEGER_TEXT.test(text) || !Number.isSafeInteger(n)) {
+    throw invalidParam(`${what} must be an integer millisecond timestamp`);
+  }
+  return n;
+}
+
+function decodeSegment(segment: string, what: string): string {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    throw invalidParam(`${what} is not validly percent-encoded`);
+  }
+}
+
+/** A caller's value, shortened for an error message. */
+function quote(value: string): string {
+  return JSON.stringify(value.length > 300 ? `${value.slice(0, 300)}…` : value);
+}
+
+function checkServerName(name: string): void {
+  if (!isValidServerName(name)) throw invalidParam(`${quote(name)} is not a valid server name`);
+}
+
+function checkKeyId(keyId: string): void {
+  if (!isValidKeyId(keyId)) throw invalidParam(`${quote(keyId)} is not a valid key ID`);
+}
+
+/**
+ * GET /_matrix/key/v2/query/{serverName}[/{keyId}[/{minimum_valid_until_ts}]][?minimum_valid_until_ts=]
+ * `rest` is the path after `/_matrix/key/v2/query/`, `search` the raw query string (without '?').
+ */
+export function parseGetQuery(rest: string, search: string, nowMs: number): ServerKeyQuery {
+  const segments = rest.split('/');
+  if (segments.length > 3) throw invalidParam('the query path has too many segments');
+  const serverName = decodeSegment(segments[0], 'the server name');
+  checkServerName(serverName);
+  const keyIds: string[] = [];
+  if (segments.length > 1 && segments[1] !== '') {
+    const keyId = decodeSegment(segments[1], 'the key ID');
+    checkKeyId(keyId);
+    keyIds.push(keyId);
+  }
+  let minValidUntilTs: number | undefined;
+  if (segments.length > 2 && segments[2] !== '') {
+    minValidUntilTs = parseTimestampText(decodeSegment(segments[2], 'minimum_valid_until_ts'), 'minimum_valid_until_ts');
+  }
+  if (search) {
+    const params = new URLSearchParams(search);
+    const values = params.getAll('minimum_valid_until_ts');
+    if (values.length > 1) throw invalidParam('minimum_valid_until_ts is given more than once');
+    if (values.length === 1) {
+      const fromQuery = parseTimestampText(values[0], 'minimum_valid_until_ts');
+      minValidUntilTs = Math.max(minValidUntilTs ?? fromQuery, fromQuery);
+    }
+  }
+  return { serverName, keyIds, minValidUntilTs: minValidUntilTs ?? nowMs };
+}
+
+function isPlainObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/**
+ * POST /_matrix/key/v2/query: `{"server_keys": {server: {keyId: {"minimum_valid_until_ts": n}}}}`,
+ * or the pre-spec form `{"server_keys": {server: [keyId, ...]}}`. `body` is the parsed JSON.
+ */
+export function parsePostQuery(body: unknown, limits: QueryLimits, nowMs: number): ServerKeyQuery[] {
+  if (!isPlainObject(body)) throw badJson('the body must be a JSON object');
+  const serverKeys = body.server_keys;
+  if (!isPlainObject(serverKeys)) throw badJson('server_keys must be an object mapping server names to key criteria');
+  const names = Object.keys(serverKeys);
+  if (names.length > limits.maxServersPerQuery) {
+    throw tooLarge(`a query may name at most ${limits.maxServersPerQuery} servers; this one names ${names.length}`);
+  }
+  const out: ServerKeyQuery[] = [];
+  for (const serverName of names) {
+    const criteria = serverKeys[serverName];
+    let keyIds: string[];
+    let minValidUntilTs: number | undefined;
+    if (Array.isArray(criteria)) {
+      if (criteria.length > limits.maxKeysPerServer) {
+        throw tooLarge(`at most ${limits.maxKeysPerServer} key IDs may be asked per server`);
+      }
+      if (!criteria.every((k): k is string => typeof k === 'string')) {
+        throw badJson(`the key ID list for ${quote(serverName)} must hold strings only`);
+      }
+      keyIds = criteria;
+    } else if (isPlainObject(criteria)) {
+      keyIds = Object.keys(criteria);
+      if (keyIds.length > limits.maxKeysPerServer) {
+        throw tooLarge(`at most ${limits.maxKeysPerServer} key IDs may be asked per server`);
+      }
+      for (const keyId of keyIds) {
+        const c = criteria[keyId];
+        if (!isPlainObject(c)) throw badJson(`the criteria for key ${quote(keyId)} must be an object`);
+        const ts = c.minimum_valid_until_ts;
+        if (ts === undefined) continue;
+        if (!Number.isSafeInteger(ts)) throw badJson('minimum_valid_until_ts must be an integer');
+        minValidUntilTs = Math.max(minValidUntilTs ?? (ts as number), ts as number);
+      }
+    } else {
+      throw badJson(`the criteria for ${quote(serverName)} must be an object`);
+    }
+    checkServerName(serverName);
+    keyIds.forEach(checkKeyId);
+    out.push({ serverName, keyIds: [...new Set(keyIds)], minValidUntilTs: minValidUntilTs ?? nowMs });
+  }
+  return out;
+}

@@ -1,0 +1,54 @@
+/**
+ * The notary's own /_matrix/key/v2/server response, fetched from the signer and kept as bytes.
+ * It is renewed in the background once half its validity has passed, so callers never wait for
+ * the signer and never receive a response that is about to expire.
+ */
+import type { Logger } from '@matrix-notary/common';
+
+export interface OwnKeysSource {
+  ownKeys(): Promise<{ bytes: Buffer; validUntilTs: number }>;
+}
+
+export class OwnKeysCache {
+  private current?: { bytes: Buffer; validUntilTs: number; renewAt: number };
+  private renewing?: Promise<void>;
+
+  constructor(
+    private readonly source: OwnKeysSource,
+    private readonly logger: Logger,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  /** Loads the first response; start-up fails if the signer cannot be reached. */
+  async start(): Promise<void> {
+    await this.renew();
+  }
+
+  private async renew(): Promise<void> {
+    const fetchedAt = this.now();
+    const { bytes, validUntilTs } = await this.source.ownKeys();
+    this.current = { bytes, validUntilTs, renewAt: fetchedAt + Math.max(0, validUntilTs - fetchedAt) / 2 };
+  }
+
+  /** The bytes to serve; renews in the background when due, and waits only when it has none left. */
+  async get(): Promise<Buffer> {
+    const now = this.now();
+    const cur = this.current;
+    if (cur && now < cur.renewAt) return cur.bytes;
+    if (!this.renewing) {
+      this.renewing = this.renew()
+        .catch((err: Error) => {
+          this.logger.error({ err: err.message }, "could not renew the notary's own key response from the signer");
+        })
+        .finally(() => {
+          this.renewing = undefined;
+        });
+    }
+    if (cur && now < cur.validUntilTs) return cur.bytes;
+    await this.renewing;
+    if (!this.current || this.now() >= this.current.validUntilTs) {
+      throw new Error("the notary's own key response has expired and the signer cannot renew it");
+    }
+    return this.current.bytes;
+  }
+}

@@ -1,0 +1,108 @@
+/**
+ * Answers a key query: one Redis round trip for every origin asked; origins whose stored answer
+ * is missing or too old (and that may be contacted now) are fetched through the refresh queue
+ * and waited for, up to NOTARY_FETCH_WAIT_MS; the answer is assembled from stored bytes without
+ * parsing or signing anything.
+ */
+import type { Logger } from '@matrix-notary/common';
+import type { KeyStore, RefreshQueue, FetchWaiter } from '@matrix-notary/store';
+import type { ServerKeyQuery } from './key-query';
+import type { ApiMetrics } from './metrics';
+import type { OwnKeysCache } from './own-keys-cache';
+
+export interface QueryServiceDeps {
+  serverName: string;
+  store: KeyStore;
+  queue: RefreshQueue;
+  waiter: FetchWaiter;
+  ownKeys: OwnKeysCache;
+  fetchWaitMs: number;
+  logger: Logger;
+  metrics: ApiMetrics;
+  now?: () => number;
+}
+
+const OPEN = Buffer.from('{"server_keys":[');
+const COMMA = Buffer.from(',');
+const CLOSE = Buffer.from(']}');
+
+export function assembleResponse(entries: readonly Buffer[]): Buffer {
+  const parts: Buffer[] = [OPEN];
+  entries.forEach((e, i) => {
+    if (i > 0) parts.push(COMMA);
+    parts.push(e);
+  });
+  parts.push(CLOSE);
+  return Buffer.concat(parts);
+}
+
+export class QueryService {
+  private readonly now: () => number;
+
+  constructor(private readonly deps: QueryServiceDeps) {
+    this.now = deps.now ?? Date.now;
+  }
+
+  async answer(queries: readonly ServerKeyQuery[]): Promise<Buffer> {
+    const { deps } = this;
+    const entries: Buffer[][] = new Array(queries.length);
+    const remote: ServerKeyQuery[] = [];
+    const remoteIndex: number[] = [];
+    for (let i = 0; i < queries.length; i++) {
+      if (queries[i].serverName === deps.serverName) {
+        entries[i] = [await deps.ownKeys.get()];
+      } else {
+        remote.push(queries[i]);
+        remoteIndex.push(i);
+      }
+    }
+
+    const results = await deps.store.lookup(remote, this.now());
+    const toFetch: number[] = [];
+    const toRefresh: string[] = [];
+    results.forEach((r, j) => {
+      entries[remoteIndex[j]] = r.entries;
+      if (r.needFetch && r.mayFetch) toFetch.push(j);
+      else if (r.refreshDue) toRefresh.push(remote[j].serverName);
+      deps.metrics.servers.inc({ result: r.needFetch ? (r.mayFetch ? 'fetch' : 'stale') : 'hit' });
+    });
+
+    if (toRefresh.length > 0) this.requestInBackground(toRefresh);
+    if (toFetch.length > 0) {
+      const fetched = await this.fetchAndWait(toFetch.map((j) => remote[j]));
+      fetched.forEach((r, k) => {
+        entries[remoteIndex[toFetch[k]]] = r.entries;
+      });
+    }
+    return assembleResponse(entries.flat());
+  }
+
+  private requestInBackground(serverNames: string[]): void {
+    this.deps.queue.request(serverNames, 'refresh').then(
+      (accepted) => this.deps.metrics.refreshRequests.inc({ reason: 'refresh' }, accepted.length),
+      (err: Error) => this.deps.logger.warn({ err: err.message }, 'could not queue background key refreshes'),
+    );
+  }
+
+  private async fetchAndWait(queries: ServerKeyQuery[]) {
+    const { deps } = this;
+    const names = queries.map((q) => q.serverName);
+    const admitted = await deps.queue.admit(names);
+    if (admitted.length < names.length) {
+      deps.metrics.refreshRequestsDropped.inc(names.length - admitted.length);
+      deps.logger.warn({ asked: names.length, admitted: admitted.length }, 'refresh queue is full: serving stored keys without fetching');
+    }
+    if (admitted.length > 0) {
+      // Wait registration happens before the jobs are added, so a fast fetch cannot be missed.
+      const waiting = deps.waiter.waitFor(admitted, deps.fetchWaitMs);
+      try {
+        await deps.queue.add(admitted, 'miss');
+        deps.metrics.refreshRequests.inc({ reason: 'miss' }, admitted.length);
+      } catch (err) {
+        deps.logger.warn({ err: (err as Error).message }, 'could not queue key fetches: serving stored keys');
+      }
+      await waiting;
+    }
+    return deps.store.lookup(queries, this.now());
+  }
+}

@@ -1,0 +1,74 @@
+/**
+ * What a stranger gets for bad input on every public endpoint: the right 4xx Matrix error, and
+ * nothing stored (the notary's Redis keys are the same before and after).
+ */
+import { createTestCa, type TestCa } from '@matrix-notary/testing';
+import Redis from 'ioredis';
+import { testRedisUrl } from '@matrix-notary/testing';
+import { startNotary, type Notary } from './notary-harness';
+
+let ca: TestCa;
+let n: Notary;
+let redis: Redis;
+
+beforeAll(async () => {
+  ca = await createTestCa();
+  n = await startNotary({ ca, env: { NOTARY_MAX_BODY_BYTES: '4096', NOTARY_MAX_SERVERS_PER_QUERY: '10', NOTARY_MAX_KEYS_PER_SERVER: '3' } });
+  redis = new Redis(testRedisUrl());
+});
+afterAll(async () => {
+  redis.disconnect();
+  await n.stop();
+});
+
+/** Every origin record with its contents, and the refresh jobs queued (BullMQ's own bookkeeping keys change on timers). */
+async function snapshot(): Promise<string[]> {
+  const keys = await redis.keys(`${n.prefix}:origin:*`);
+  const out: string[] = [`queued ${await redis.llen(`${n.prefix}:bull:refresh:wait`)} ${await redis.zcard(`${n.prefix}:bull:refresh:prioritized`)}`];
+  for (const k of keys.sort()) {
+    const type = await redis.type(k);
+    out.push(`${k} ${type} ${type === 'hash' ? JSON.stringify(await redis.hgetall(k)) : ''}`);
+  }
+  return out;
+}
+
+const manyServers = Object.fromEntries(Array.from({ length: 11 }, (_, i) => [`s${i}.example`, {}]));
+
+const cases: Array<[string, string, string, string | undefined, number, string]> = [
+  ['POST body not JSON', 'POST', '/_matrix/key/v2/query', '{"server_keys":', 400, 'M_NOT_JSON'],
+  ['POST empty body', 'POST', '/_matrix/key/v2/query', '', 400, 'M_NOT_JSON'],
+  ['POST server_keys missing', 'POST', '/_matrix/key/v2/query', '{}', 400, 'M_BAD_JSON'],
+  ['POST server_keys a list', 'POST', '/_matrix/key/v2/query', '{"server_keys":[]}', 400, 'M_BAD_JSON'],
+  ['POST criterion not an object', 'POST', '/_matrix/key/v2/query', '{"server_keys":{"a.example":{"ed25519:a":true}}}', 400, 'M_BAD_JSON'],
+  ['POST minimum_valid_until_ts a float', 'POST', '/_matrix/key/v2/query', '{"server_keys":{"a.example":{"ed25519:a":{"minimum_valid_until_ts":1.5}}}}', 400, 'M_BAD_JSON'],
+  ['POST invalid server name', 'POST', '/_matrix/key/v2/query', '{"server_keys":{"evil/../name":{}}}', 400, 'M_INVALID_PARAM'],
+  ['POST invalid key ID', 'POST', '/_matrix/key/v2/query', '{"server_keys":{"a.example":{"not-a-key-id":{}}}}', 400, 'M_INVALID_PARAM'],
+  ['POST oversize body', 'POST', '/_matrix/key/v2/query', JSON.stringify({ server_keys: { 'a.example': {} }, pad: 'x'.repeat(5000) }), 413, 'M_TOO_LARGE'],
+  ['POST more servers than the limit', 'POST', '/_matrix/key/v2/query', JSON.stringify({ server_keys: manyServers }), 413, 'M_TOO_LARGE'],
+  ['POST more key IDs than the limit', 'POST', '/_matrix/key/v2/query', '{"server_keys":{"a.example":{"ed25519:1":{},"ed25519:2":{},"ed25519:3":{},"ed25519:4":{}}}}', 413, 'M_TOO_LARGE'],
+  ['GET invalid server name', 'GET', '/_matrix/key/v2/query/bad%20name', undefined, 400, 'M_INVALID_PARAM'],
+  ['GET invalid key ID', 'GET', '/_matrix/key/v2/query/a.example/nokeyid', undefined, 400, 'M_INVALID_PARAM'],
+  ['GET bad minimum_valid_until_ts', 'GET', '/_matrix/key/v2/query/a.example?minimum_valid_until_ts=tomorrow', undefined, 400, 'M_INVALID_PARAM'],
+  ['GET bad path timestamp', 'GET', '/_matrix/key/v2/query/a.example/ed25519:a/1e9', undefined, 400, 'M_INVALID_PARAM'],
+  ['GET on the POST-only path', 'GET', '/_matrix/key/v2/query', undefined, 405, 'M_UNRECOGNIZED'],
+  ['POST on a GET-only query path', 'POST', '/_matrix/key/v2/query/a.example', '{}', 405, 'M_UNRECOGNIZED'],
+  ['POST on /server', 'POST', '/_matrix/key/v2/server', '{}', 405, 'M_UNRECOGNIZED'],
+  ['DELETE on /server/{keyId}', 'DELETE', '/_matrix/key/v2/server/ed25519:a', undefined, 405, 'M_UNRECOGNIZED'],
+  ['an unknown path', 'GET', '/_matrix/key/v3/whatever', undefined, 404, 'M_UNRECOGNIZED'],
+  ['an unknown path under /server', 'GET', '/_matrix/key/v2/server/a/b', undefined, 404, 'M_UNRECOGNIZED'],
+];
+
+test.each(cases)('%s → %i %s, nothing stored', async (_name, method, path, body, status, errcode) => {
+  const before = await snapshot();
+  const res = await fetch(n.url(path), { method, body, headers: body === undefined ? {} : { 'content-type': 'application/json' } });
+  expect(res.status).toBe(status);
+  const json = (await res.json()) as { errcode: string; error: string };
+  expect(json.errcode).toBe(errcode);
+  expect(typeof json.error).toBe('string');
+  expect(await snapshot()).toEqual(before);
+});
+
+test('the api keeps answering after a burst of bad input', async () => {
+  const res = await fetch(n.url('/_matrix/key/v2/server'));
+  expect(res.status).toBe(200);
+});

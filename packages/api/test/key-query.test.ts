@@ -1,0 +1,79 @@
+import { MatrixError } from '@matrix-notary/common';
+import { parseGetQuery, parsePostQuery } from '../src/key-query';
+
+const LIMITS = { maxServersPerQuery: 3, maxKeysPerServer: 2 };
+const NOW = 1_700_000_000_000;
+
+function errcodeOf(fn: () => unknown): [number, string] {
+  try {
+    fn();
+  } catch (err) {
+    if (err instanceof MatrixError) return [err.status, err.errcode];
+    throw err;
+  }
+  throw new Error('expected a MatrixError');
+}
+
+describe('parseGetQuery', () => {
+  test('all three path forms and the query parameter', () => {
+    expect(parseGetQuery('example.org', '', NOW)).toEqual({ serverName: 'example.org', keyIds: [], minValidUntilTs: NOW });
+    expect(parseGetQuery('example.org:8448/ed25519%3Aabc', '', NOW)).toEqual({ serverName: 'example.org:8448', keyIds: ['ed25519:abc'], minValidUntilTs: NOW });
+    expect(parseGetQuery('%5B%3A%3A1%5D%3A8448/ed25519:abc/123', '', NOW)).toEqual({ serverName: '[::1]:8448', keyIds: ['ed25519:abc'], minValidUntilTs: 123 });
+    expect(parseGetQuery('example.org', 'minimum_valid_until_ts=456', NOW).minValidUntilTs).toBe(456);
+    expect(parseGetQuery('example.org/', '', NOW).keyIds).toEqual([]);
+  });
+
+  test.each([
+    ['an invalid server name', 'exa mple.org', ''],
+    ['a server name with a bad port', 'example.org:99999', ''],
+    ['an empty server name', '', ''],
+    ['an invalid key ID', 'example.org/nocolon', ''],
+    ['a non-integer path timestamp', 'example.org/ed25519:a/12.5', ''],
+    ['a non-integer query parameter', 'example.org', 'minimum_valid_until_ts=soon'],
+    ['a repeated query parameter', 'example.org', 'minimum_valid_until_ts=1&minimum_valid_until_ts=2'],
+    ['bad percent-encoding', 'example.org%zz', ''],
+    ['too many segments', 'example.org/ed25519:a/1/extra', ''],
+  ])('%s is 400 M_INVALID_PARAM', (_name, rest, search) => {
+    expect(errcodeOf(() => parseGetQuery(rest, search, NOW))).toEqual([400, 'M_INVALID_PARAM']);
+  });
+});
+
+describe('parsePostQuery', () => {
+  test('the spec form, the empty criteria form and the legacy list form', () => {
+    const q = parsePostQuery(
+      {
+        server_keys: {
+          'a.example': { 'ed25519:x': { minimum_valid_until_ts: 5 }, 'ed25519:y': { minimum_valid_until_ts: 9 } },
+          'b.example': {},
+          'c.example': ['ed25519:z', 'ed25519:z'],
+        },
+      },
+      LIMITS,
+      NOW,
+    );
+    expect(q).toEqual([
+      { serverName: 'a.example', keyIds: ['ed25519:x', 'ed25519:y'], minValidUntilTs: 9 },
+      { serverName: 'b.example', keyIds: [], minValidUntilTs: NOW },
+      { serverName: 'c.example', keyIds: ['ed25519:z'], minValidUntilTs: NOW },
+    ]);
+  });
+
+  test.each<[string, unknown, [number, string]]>([
+    ['a body that is not an object', [1, 2], [400, 'M_BAD_JSON']],
+    ['server_keys missing', {}, [400, 'M_BAD_JSON']],
+    ['server_keys not an object', { server_keys: 'x' }, [400, 'M_BAD_JSON']],
+    ['a criterion that is not an object', { server_keys: { 'a.example': { 'ed25519:x': 5 } } }, [400, 'M_BAD_JSON']],
+    ['criteria that are a string', { server_keys: { 'a.example': 'all' } }, [400, 'M_BAD_JSON']],
+    ['minimum_valid_until_ts a float', { server_keys: { 'a.example': { 'ed25519:x': { minimum_valid_until_ts: 1.5 } } } }, [400, 'M_BAD_JSON']],
+    ['minimum_valid_until_ts a string', { server_keys: { 'a.example': { 'ed25519:x': { minimum_valid_until_ts: '5' } } } }, [400, 'M_BAD_JSON']],
+    ['minimum_valid_until_ts beyond 2^53', { server_keys: { 'a.example': { 'ed25519:x': { minimum_valid_until_ts: 2 ** 60 } } } }, [400, 'M_BAD_JSON']],
+    ['a legacy list holding a number', { server_keys: { 'a.example': [1] } }, [400, 'M_BAD_JSON']],
+    ['an invalid server name', { server_keys: { 'not a server': {} } }, [400, 'M_INVALID_PARAM']],
+    ['an invalid key ID', { server_keys: { 'a.example': { 'bad key': {} } } }, [400, 'M_INVALID_PARAM']],
+    ['more servers than the limit', { server_keys: { a: {}, b: {}, c: {}, d: {} } }, [413, 'M_TOO_LARGE']],
+    ['more key IDs than the limit', { server_keys: { a: { 'ed25519:1': {}, 'ed25519:2': {}, 'ed25519:3': {} } } }, [413, 'M_TOO_LARGE']],
+    ['a legacy list longer than the limit', { server_keys: { a: ['ed25519:1', 'ed25519:2', 'ed25519:3'] } }, [413, 'M_TOO_LARGE']],
+  ])('%s', (_name, body, expected) => {
+    expect(errcodeOf(() => parsePostQuery(body, LIMITS, NOW))).toEqual(expected);
+  });
+});

@@ -1,0 +1,144 @@
+/**
+ * Starts real notary parts for a test: api and worker instances (as many as asked) sharing the
+ * test Redis under a unique prefix, the in-process signer, a test CA trusted for origins.
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { Writable } from 'node:stream';
+import { createLogger, VariableReader } from '@matrix-notary/common';
+import { cryptoReady, generateSeed } from '@matrix-notary/protocol';
+import { LocalSigner } from '@matrix-notary/signer';
+import { deletePrefix, testRedisUrl, uniquePrefix, type TestCa } from '@matrix-notary/testing';
+import { readWorkerConfig, startWorker, type WorkerHandle } from '@matrix-notary/worker';
+import { Registry } from 'prom-client';
+import { readApiConfig, startApi, type ApiHandle } from '../src';
+
+export const NOTARY_NAME = 'notary.test';
+
+export interface Notary {
+  prefix: string;
+  signer: LocalSigner;
+  apis: ApiHandle[];
+  workers: WorkerHandle[];
+  registries: Registry[];
+  logs: string[];
+  url(path: string, api?: number): string;
+  stop(): Promise<void>;
+}
+
+export interface NotaryOptions {
+  ca: TestCa;
+  env?: Record<string, string>;
+  apis?: number;
+  workers?: number;
+}
+
+export async function startNotary(opts: NotaryOptions): Promise<Notary> {
+  await cryptoReady();
+  const prefix = uniquePrefix('notary');
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'notary-harness-'));
+  const caFile = path.join(dir, 'ca.pem');
+  fs.writeFileSync(caFile, opts.ca.caPem);
+  const env: Record<string, string> = {
+    NOTARY_SERVER_NAME: NOTARY_NAME,
+    REDIS_URL: testRedisUrl(),
+    NOTARY_REDIS_PREFIX: prefix,
+    NOTARY_SIGNER_TOKEN: 'unused-in-process-token',
+    NOTARY_PORT: '0',
+    NOTARY_BIND: '127.0.0.1',
+    NOTARY_ALLOWED_ADDRESSES: '127.0.0.1/32',
+    NOTARY_FEDERATION_CA_FILE: caFile,
+    NOTARY_ORIGIN_MIN_INTERVAL_S: '0',
+    NOTARY_FETCH_WAIT_MS: '3000',
+    NOTARY_ORIGIN_CONNECT_TIMEOUT_MS: '1000',
+    NOTARY_ORIGIN_TIMEOUT_MS: '2000',
+    ...opts.env,
+  };
+  const reader = new VariableReader(env);
+  const apiConfig = readApiConfig(reader);
+  const workerConfig = readWorkerConfig(reader);
+  reader.done();
+
+  const logs: string[] = [];
+  const sink = new Writable({
+    write(chunk, _enc, cb) {
+      logs.push(String(chunk));
+      cb();
+    },
+  });
+  const logger = createLogger({ role: 'test', level: 'debug', destination: sink });
+  const signer = new LocalSigner({
+    serverName: NOTARY_NAME,
+    key: { version: 'test1', seed: generateSeed() },
+    oldKeys: {},
+    ownKeyValidityMs: 24 * 60 * 60 * 1000,
+  });
+  const registries: Registry[] = [];
+  const workers: WorkerHandle[] = [];
+  const apis: ApiHandle[] = [];
+  for (let i = 0; i < (opts.workers ?? 1); i++) {
+    const registry = new Registry();
+    registries.push(registry);
+    workers.push(await startWorker(workerConfig, { signer, logger, registry }));
+  }
+  for (let i = 0; i < (opts.apis ?? 1); i++) {
+    const registry = new Registry();
+    registries.push(registry);
+    apis.push(await startApi(apiConfig, { signer, logger, registry }));
+  }
+  return {
+    prefix,
+    signer,
+    apis,
+    workers,
+    registries,
+    logs,
+    url: (p, api = 0) => `http://127.0.0.1:${apis[api].port}${p}`,
+    async stop() {
+      await Promise.all(apis.map((a) => a.stop()));
+      await Promise.all(workers.map((w) => w.stop()));
+      await signer.close();
+      await deletePrefix(prefix);
+      fs.rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** The value of a counter with the given labels, summed over the registries given. */
+export async function counterValue(registries: Registry[], name: string, labels: Record<string, string> = {}): Promise<number> {
+  let total = 0;
+  for (const r of registries) {
+    const metric = r.getSingleMetric(name);
+    if (!metric) continue;
+    const { values } = await metric.get();
+    for (const v of values) {
+      if (Object.entries(labels).every(([k, val]) => String(v.labels[k]) === val)) total += v.value;
+    }
+  }
+  return total;
+}
+
+export async function postQuery(url: string, body: unknown): Promise<{ status: number; json: any; text: string }> {
+  const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: typeof body === 'string' ? body : JSON.stringify(body) });
+  const text = await res.text();
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    json = undefined;
+  }
+  return { status: res.status, json, text };
+}
+
+export async function getJson(url: string): Promise<{ status: number; json: any; text: string }> {
+  const res = await fetch(url);
+  const text = await res.text();
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    json = undefined;
+  }
+  return { status: res.status, json, text };
+}

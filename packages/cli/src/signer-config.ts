@@ -1,0 +1,35 @@
+/** The signer role's configuration, read from the environment and validated at start. */
+import type { VariableReader } from '@matrix-notary/common';
+
+export interface SignerConfig {
+  serverName: string;
+  signingKeyFile: string;
+  oldSigningKeysFile?: string;
+  ownKeyValidityMs: number;
+  port: number;
+  bind: string;
+  token: string;
+  metricsPort: number;
+  metricsBind: string;
+  maxBodyBytes: number;
+  logLevel: string;
+}
+
+const SPLIT_ROLE_HINT = 'set it for split roles (npm start / `matrix-notary all` fills it in for you)';
+
+export function readSignerConfig(reader: VariableReader): SignerConfig {
+  return {
+    serverName: reader.required('NOTARY_SERVER_NAME', SPLIT_ROLE_HINT),
+    signingKeyFile: reader.optional('NOTARY_SIGNING_KEY_FILE') as string,
+    oldSigningKeysFile: reader.optional('NOTARY_OLD_SIGNING_KEYS_FILE'),
+    ownKeyValidityMs: reader.optional('NOTARY_OWN_KEY_VALIDITY_S') as number,
+    port: reader.optional('NOTARY_SIGNER_PORT') as number,
+    bind: reader.optional('NOTARY_SIGNER_BIND') as string,
+    token: reader.required('NOTARY_SIGNER_TOKEN', SPLIT_ROLE_HINT),
+    metricsPort: reader.optional('NOTARY_METRICS_PORT') as number,
+    metricsBind: reader.optional('NOTARY_METRICS_BIND') ?? (reader.optional('NOTARY_BIND') as string),
+    // Origin responses are what the signer receives; they are capped at the same size.
+    maxBodyBytes: reader.optional('NOTARY_MAX_ORIGIN_RESPONSE_BYTES') as number,
+    logLevel: reader.optional('NOTARY_LOG_LEVEL') as string,
+  };
+}

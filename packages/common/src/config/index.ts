@@ -1,0 +1,3 @@
+export * from './variables';
+export * from './read';
+export * from './doc';

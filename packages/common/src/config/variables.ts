@@ -1,0 +1,234 @@
+/**
+ * Every environment variable the notary reads, declared once: its name, default, meaning and
+ * parser. Roles pick the ones they need (see each role's config.ts); the README's configuration
+ * reference is checked against this table by a test, so the two cannot drift apart.
+ */
+import { isIP } from 'node:net';
+import { z } from 'zod';
+
+export interface VariableSpec<T> {
+  name: string;
+  /** The default as a user would write it in the environment, or undefined for none. */
+  default?: string;
+  /** The default as the README describes it when it is not a plain value. */
+  defaultDoc?: string;
+  doc: string;
+  schema: z.ZodType<T>;
+}
+
+function variable<T>(spec: VariableSpec<T>): VariableSpec<T> {
+  return spec;
+}
+
+const nonEmpty = z.string().trim().min(1, 'must not be empty');
+
+const integer = (min: number, max: number) =>
+  z
+    .string()
+    .trim()
+    .regex(/^[0-9]+$/, 'must be a whole number')
+    .transform(Number)
+    .pipe(z.number().int().min(min, `must be at least ${min}`).max(max, `must be at most ${max}`));
+
+const port = integer(0, 65535);
+
+const boolean = z
+  .string()
+  .trim()
+  .toLowerCase()
+  .refine((v) => ['true', 'false', '1', '0', 'yes', 'no'].includes(v), 'must be true or false')
+  .transform((v) => v === 'true' || v === '1' || v === 'yes');
+
+const bindAddress = z
+  .string()
+  .trim()
+  .refine((v) => isIP(v) !== 0, 'must be an IP address such as 0.0.0.0, 127.0.0.1 or ::');
+
+const list = z
+  .string()
+  .transform((v) => v.split(',').map((s) => s.trim()).filter((s) => s.length > 0));
+
+const cidr = z.string().refine((v) => {
+  const [addr, bits, ...rest] = v.split('/');
+  if (rest.length > 0 || isIP(addr) === 0) return false;
+  if (bits === undefined) return true;
+  const max = isIP(addr) === 4 ? 32 : 128;
+  return /^[0-9]{1,3}$/.test(bits) && Number(bits) <= max;
+}, 'must be an IP address or CIDR such as 127.0.0.2/32 or fd00::/8');
+
+const url = z.string().trim().url('must be a URL such as redis://127.0.0.1:6379');
+
+const SECOND_MS = 1000;
+const DAY_S = 86400;
+
+export const VARIABLES = {
+  NOTARY_SERVER_NAME: variable({
+    name: 'NOTARY_SERVER_NAME',
+    defaultDoc: 'required for split roles; `npm start`: `localhost:<port>` with a warning',
+    doc: "the notary's own server name",
+    schema: nonEmpty,
+  }),
+  NOTARY_SIGNING_KEY_FILE: variable({
+    name: 'NOTARY_SIGNING_KEY_FILE',
+    default: './data/signing.key',
+    defaultDoc: '`./data/signing.key` (created by `npm start`)',
+    doc: "current key, Synapse's format: `ed25519 <version> <unpadded base64 seed>`",
+    schema: nonEmpty,
+  }),
+  NOTARY_OLD_SIGNING_KEYS_FILE: variable({
+    name: 'NOTARY_OLD_SIGNING_KEYS_FILE',
+    defaultDoc: 'none',
+    doc: "retired keys, Synapse's `old_signing_keys` JSON: `{\"ed25519:id\": {\"key\": \"…\", \"expired_ts\": ms}}`",
+    schema: nonEmpty,
+  }),
+  NOTARY_OWN_KEY_VALIDITY_S: variable({
+    name: 'NOTARY_OWN_KEY_VALIDITY_S',
+    default: '86400',
+    doc: "`valid_until_ts` of the notary's own `/server` response, from now",
+    schema: integer(3600, 365 * DAY_S).transform((s) => s * SECOND_MS),
+  }),
+  REDIS_URL: variable({
+    name: 'REDIS_URL',
+    default: 'redis://127.0.0.1:6379',
+    doc: 'the Redis for cache, queue and limits',
+    schema: url,
+  }),
+  NOTARY_REDIS_PREFIX: variable({
+    name: 'NOTARY_REDIS_PREFIX',
+    default: 'notary',
+    doc: 'prefix of every Redis key and queue, so deployments and tests can share a Redis',
+    schema: z.string().trim().regex(/^[A-Za-z0-9_.-]{1,64}$/, 'must be 1-64 characters of A-Z a-z 0-9 _ . -'),
+  }),
+  NOTARY_PORT: variable({ name: 'NOTARY_PORT', default: '8080', doc: 'public api listener port', schema: port }),
+  NOTARY_BIND: variable({ name: 'NOTARY_BIND', default: '0.0.0.0', doc: 'public api listener address', schema: bindAddress }),
+  NOTARY_METRICS_PORT: variable({
+    name: 'NOTARY_METRICS_PORT',
+    default: '9464',
+    doc: 'Prometheus `/metrics` port, never the public one',
+    schema: port,
+  }),
+  NOTARY_METRICS_BIND: variable({
+    name: 'NOTARY_METRICS_BIND',
+    defaultDoc: 'the value of `NOTARY_BIND`',
+    doc: 'Prometheus `/metrics` listener address',
+    schema: bindAddress,
+  }),
+  NOTARY_SIGNER_PORT: variable({
+    name: 'NOTARY_SIGNER_PORT',
+    default: '8081',
+    doc: "the signer's listener port (split roles only)",
+    schema: port,
+  }),
+  NOTARY_SIGNER_BIND: variable({
+    name: 'NOTARY_SIGNER_BIND',
+    default: '127.0.0.1',
+    doc: "the signer's listener address (split roles only)",
+    schema: bindAddress,
+  }),
+  NOTARY_SIGNER_URL: variable({
+    name: 'NOTARY_SIGNER_URL',
+    default: 'http://127.0.0.1:8081',
+    doc: 'how split api and worker roles reach the signer',
+    schema: z.string().trim().url().refine((v) => /^https?:\/\//.test(v), 'must be an http:// or https:// URL'),
+  }),
+  NOTARY_SIGNER_TOKEN: variable({
+    name: 'NOTARY_SIGNER_TOKEN',
+    defaultDoc: 'required for split roles; generated by `npm start`',
+    doc: 'the bearer token the signer demands (at least 16 characters)',
+    schema: z.string().trim().min(16, 'must be at least 16 characters (use a long random string)'),
+  }),
+  NOTARY_ALLOW_PRIVATE_ADDRESSES: variable({
+    name: 'NOTARY_ALLOW_PRIVATE_ADDRESSES',
+    default: 'false',
+    doc: 'allow origins on any non-public address (tests, private federations)',
+    schema: boolean,
+  }),
+  NOTARY_ALLOWED_ADDRESSES: variable({
+    name: 'NOTARY_ALLOWED_ADDRESSES',
+    default: '',
+    defaultDoc: 'empty',
+    doc: 'comma-separated CIDRs allowed even when non-public (e.g. `127.0.0.2/32`)',
+    schema: list.pipe(z.array(cidr)),
+  }),
+  NOTARY_ORIGIN_MIN_INTERVAL_S: variable({
+    name: 'NOTARY_ORIGIN_MIN_INTERVAL_S',
+    default: '60',
+    doc: 'least time between two fetches from one origin (0: only one fetch at a time)',
+    schema: integer(0, DAY_S).transform((s) => s * SECOND_MS),
+  }),
+  NOTARY_ORIGIN_MAX_BACKOFF_S: variable({
+    name: 'NOTARY_ORIGIN_MAX_BACKOFF_S',
+    default: '3600',
+    doc: 'cap of the doubling interval after failures',
+    schema: integer(0, 7 * DAY_S).transform((s) => s * SECOND_MS),
+  }),
+  NOTARY_MIN_KEY_VALIDITY_S: variable({
+    name: 'NOTARY_MIN_KEY_VALIDITY_S',
+    default: '3600',
+    doc: 'refuse origin responses valid for less than this from now; 0 = no refusal',
+    schema: integer(0, 365 * DAY_S).transform((s) => s * SECOND_MS),
+  }),
+  NOTARY_FETCH_WAIT_MS: variable({
+    name: 'NOTARY_FETCH_WAIT_MS',
+    default: '5000',
+    doc: 'how long a query waits for a refresh it needs',
+    schema: integer(0, 60_000),
+  }),
+  NOTARY_ORIGIN_CONNECT_TIMEOUT_MS: variable({
+    name: 'NOTARY_ORIGIN_CONNECT_TIMEOUT_MS',
+    default: '3000',
+    doc: 'TCP + TLS connect, per origin fetch',
+    schema: integer(1, 60_000),
+  }),
+  NOTARY_ORIGIN_TIMEOUT_MS: variable({
+    name: 'NOTARY_ORIGIN_TIMEOUT_MS',
+    default: '10000',
+    doc: 'the whole fetch, connect to last byte',
+    schema: integer(1, 120_000),
+  }),
+  NOTARY_MAX_ORIGIN_RESPONSE_BYTES: variable({
+    name: 'NOTARY_MAX_ORIGIN_RESPONSE_BYTES',
+    default: '1048576',
+    doc: "size cap on an origin's response",
+    schema: integer(1024, 64 * 1024 * 1024),
+  }),
+  NOTARY_MAX_BODY_BYTES: variable({
+    name: 'NOTARY_MAX_BODY_BYTES',
+    default: '1048576',
+    doc: 'size cap on a request body',
+    schema: integer(64, 64 * 1024 * 1024),
+  }),
+  NOTARY_MAX_SERVERS_PER_QUERY: variable({
+    name: 'NOTARY_MAX_SERVERS_PER_QUERY',
+    default: '5000',
+    doc: 'most servers in one query',
+    schema: integer(1, 100_000),
+  }),
+  NOTARY_MAX_KEYS_PER_SERVER: variable({
+    name: 'NOTARY_MAX_KEYS_PER_SERVER',
+    default: '100',
+    doc: 'most key IDs per server in one query',
+    schema: integer(1, 10_000),
+  }),
+  NOTARY_FEDERATION_CA_FILE: variable({
+    name: 'NOTARY_FEDERATION_CA_FILE',
+    defaultDoc: 'none',
+    doc: 'extra CAs (PEM) trusted for origins, read at start',
+    schema: nonEmpty,
+  }),
+  NOTARY_DNS_SERVERS: variable({
+    name: 'NOTARY_DNS_SERVERS',
+    defaultDoc: "the system's",
+    doc: 'comma-separated `ip` or `ip:port` (`[v6]:port`) resolvers for origins',
+    schema: list,
+  }),
+  NOTARY_LOG_LEVEL: variable({
+    name: 'NOTARY_LOG_LEVEL',
+    default: 'info',
+    doc: 'log level: fatal, error, warn, info, debug, trace or silent',
+    schema: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),
+  }),
+} as const;
+
+export type VariableName = keyof typeof VARIABLES;
+export type VariableValue<N extends VariableName> = (typeof VARIABLES)[N] extends VariableSpec<infer T> ? T : never;

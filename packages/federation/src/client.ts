@@ -1,0 +1,179 @@
+/**
+ * The federation client: fetches an origin's `GET /_matrix/key/v2/server` through the spec's server
+ * discovery, refusing whatever a hostile origin could use against the notary. It does not judge the
+ * JSON: that is the worker's job.
+ */
+import type { Registry } from 'prom-client';
+import { createAddressPolicy, type AddressPolicy } from './address-filter';
+import { DEFAULT_MAX_SOCKETS_PER_ORIGIN, DEFAULT_MAX_SOCKETS_TOTAL, GuardedAgent } from './agent';
+import { createGuardedLookup } from './connect-guard';
+import { Deadline } from './deadline';
+import { discoverTargets, type DiscoveryStep, type OriginTarget } from './discovery';
+import { createNameResolver, type NameResolver } from './dns-resolver';
+import { parseDnsServers } from './dns-servers';
+import { OriginFetchError, toOriginFetchError, type OriginFetchReason } from './errors';
+import { httpsGet, type OriginRequest } from './http-fetch';
+import { silentLogger, type FederationLogger } from './logger';
+import { FederationMetrics } from './metrics';
+import { createTrustContext } from './tls-trust';
+import { WellKnownResolver } from './well-known';
+
+export const SERVER_KEYS_PATH = '/_matrix/key/v2/server';
+
+export interface FederationClientOptions {
+  /** NOTARY_ALLOW_PRIVATE_ADDRESSES */
+  allowPrivateAddresses: boolean;
+  /** NOTARY_ALLOWED_ADDRESSES: CIDRs (or single addresses) allowed even when not public. */
+  allowedAddresses: string[];
+  /** NOTARY_ORIGIN_CONNECT_TIMEOUT_MS: DNS + TCP + TLS of one connection. */
+  connectTimeoutMs: number;
+  /** NOTARY_ORIGIN_TIMEOUT_MS: the whole fetch, discovery and connect to last byte. */
+  totalTimeoutMs: number;
+  /** NOTARY_MAX_ORIGIN_RESPONSE_BYTES, enforced while the body streams in. */
+  maxResponseBytes: number;
+  /** Contents of NOTARY_FEDERATION_CA_FILE: trusted in addition to Node's CAs. */
+  extraCaPem?: string;
+  /** NOTARY_DNS_SERVERS entries (`ip`, `ip:port`, `[v6]:port`); absent or empty: the system's resolver. */
+  dnsServers?: string[];
+  logger?: FederationLogger;
+  registry?: Registry;
+  maxSocketsPerOrigin?: number;
+  maxSocketsTotal?: number;
+  /** The clock of the `.well-known` and DNS caches, in ms; tests move it. Default Date.now. */
+  now?: () => number;
+}
+
+export interface FetchedServerKeys {
+  /** The raw response body, at most maxResponseBytes. */
+  body: Buffer;
+  statusCode: number;
+  /** The address and port actually connected to. */
+  address: string;
+  port: number;
+  /** The Host header sent. */
+  host: string;
+  /** The discovery step that found the origin. */
+  step: DiscoveryStep;
+}
+
+// Failures after which the next SRV target is worth a try; anything else would fail there too or
+// has used up the time.
+const NEXT_TARGET_REASONS: ReadonlySet<OriginFetchReason> = new Set(['connection', 'connect_timeout', 'forbidden_address', 'dns']);
+
+export class FederationClient {
+  private readonly policy: AddressPolicy;
+  private readonly agent: GuardedAgent;
+  private readonly resolver: NameResolver;
+  private readonly wellKnown: WellKnownResolver;
+  private readonly metrics: FederationMetrics;
+  private readonly logger: FederationLogger;
+  private readonly reported = new WeakSet<OriginFetchError>();
+
+  constructor(private readonly opts: FederationClientOptions) {
+    requirePositiveInteger('connectTimeoutMs (NOTARY_ORIGIN_CONNECT_TIMEOUT_MS)', opts.connectTimeoutMs);
+    requirePositiveInteger('totalTimeoutMs (NOTARY_ORIGIN_TIMEOUT_MS)', opts.totalTimeoutMs);
+    requirePositiveInteger('maxResponseBytes (NOTARY_MAX_ORIGIN_RESPONSE_BYTES)', opts.maxResponseBytes);
+    const maxSocketsPerOrigin = opts.maxSocketsPerOrigin ?? DEFAULT_MAX_SOCKETS_PER_ORIGIN;
+    const maxSocketsTotal = opts.maxSocketsTotal ?? DEFAULT_MAX_SOCKETS_TOTAL;
+    requirePositiveInteger('maxSocketsPerOrigin', maxSocketsPerOrigin);
+    requirePositiveInteger('maxSocketsTotal', maxSocketsTotal);
+
+    const now = opts.now ?? Date.now;
+    this.logger = opts.logger ?? silentLogger;
+    this.metrics = new FederationMetrics(opts.registry);
+    this.policy = createAddressPolicy(opts);
+    this.resolver = createNameResolver({
+      dnsServers: parseDnsServers((opts.dnsServers ?? []).join(',')),
+      timeoutMs: opts.connectTimeoutMs,
+      now,
+    });
+    this.agent = new GuardedAgent({
+      policy: this.policy,
+      lookup: createGuardedLookup(this.resolver, this.policy),
+      connectTimeoutMs: opts.connectTimeoutMs,
+      maxSocketsPerOrigin,
+      maxSocketsTotal,
+      secureContext: createTrustContext(opts.extraCaPem),
+    });
+    this.wellKnown = new WellKnownResolver({
+      get: (r) => this.get(r),
+      now,
+      onRefused: (err, hostname) => this.reportRefusal(err, hostname, 'the .well-known lookup'),
+      onFailed: (why, hostname) =>
+        this.logger.debug({ serverName: hostname }, `no .well-known delegation for ${hostname}: ${why}`),
+    });
+  }
+
+  /**
+   * Resolves with the origin's 200 response and its complete body; rejects with OriginFetchError
+   * for anything else.
+   */
+  async fetchServerKeys(serverName: string, signal?: AbortSignal): Promise<FetchedServerKeys> {
+    const started = process.hrtime.bigint();
+    const deadline = new Deadline(this.opts.totalTimeoutMs, signal);
+    let outcome = 'success';
+    try {
+      const targets = await deadline.race(
+        discoverTargets(serverName, { resolver: this.resolver, wellKnown: (h, d) => this.wellKnown.lookup(h, d) }, deadline),
+      );
+      return await this.fetchFromTargets(serverName, targets, deadline);
+    } catch (err) {
+      const error = toOriginFetchError(err, serverName);
+      outcome = error.reason;
+      if (error.refused) this.reportRefusal(error, serverName, 'the key fetch');
+      else this.logger.info({ serverName, reason: error.reason }, `origin fetch failed: ${error.message}`);
+      throw error;
+    } finally {
+      deadline.dispose();
+      this.metrics.fetches.inc({ outcome });
+      this.metrics.duration.observe({ outcome }, Number(process.hrtime.bigint() - started) / 1e9);
+    }
+  }
+
+  async close(): Promise<void> {
+    this.agent.destroy();
+  }
+
+  private async fetchFromTargets(serverName: string, targets: OriginTarget[], deadline: Deadline): Promise<FetchedServerKeys> {
+    for (let i = 0; ; i++) {
+      const target = targets[i]!;
+      try {
+        const res = await this.get({
+          ...target,
+          path: SERVER_KEYS_PATH,
+          maxBytes: this.opts.maxResponseBytes,
+          deadline,
+          readBodyOf: (status) => status === 200,
+        });
+        if (res.statusCode >= 300 && res.statusCode < 400) {
+          throw new OriginFetchError('redirect', `${serverName}: the key request was answered with a redirect (${res.statusCode}); not followed`);
+        }
+        if (res.statusCode !== 200) {
+          throw new OriginFetchError('http_status', `${serverName}: the key request was answered with HTTP ${res.statusCode}`);
+        }
+        return { body: res.body, statusCode: 200, address: res.address, port: res.port, host: target.hostHeader, step: target.step };
+      } catch (err) {
+        const error = toOriginFetchError(err, serverName);
+        const more = i + 1 < targets.length && !deadline.signal.aborted;
+        if (!more || !NEXT_TARGET_REASONS.has(error.reason)) throw error;
+        if (error.refused) this.reportRefusal(error, serverName, `SRV target ${target.connectHost}:${target.port}`);
+        else this.logger.debug({ serverName, reason: error.reason }, `trying the next SRV target: ${error.message}`);
+      }
+    }
+  }
+
+  private get(r: OriginRequest): ReturnType<typeof httpsGet> {
+    return httpsGet(this.agent, this.policy, r);
+  }
+
+  private reportRefusal(err: OriginFetchError, serverName: string, during: string): void {
+    if (this.reported.has(err)) return;
+    this.reported.add(err);
+    this.metrics.refusals.inc({ reason: err.reason });
+    this.logger.warn({ serverName, reason: err.reason }, `refused during ${during}: ${err.message}`);
+  }
+}
+
+function requirePositiveInteger(name: string, value: number): void {
+  if (!Number.isSafeInteger(value) || value <= 0) throw new Error(`${name} must be a positive integer, got ${value}`);
+}

@@ -1,0 +1,42 @@
+/**
+ * The signer's error types. Each sets `name` so callers (and logs) can tell them apart across the
+ * HTTP boundary, where RemoteSigner turns the wire errors back into the same classes.
+ */
+import type { RefusalReason } from '@matrix-notary/protocol';
+
+/**
+ * Why a countersignature was refused: a protocol check's reason, or one the signer adds
+ * (`not_json`; `own_name`, a response naming the notary itself; `too_large`, over the signer's
+ * body limit, which only the HTTP signer has).
+ */
+export type SignerRefusalReason = RefusalReason | 'not_json' | 'own_name' | 'too_large';
+
+/** The input is not something the notary may countersign. Retrying the same input will not help. */
+export class SignerRefusedError extends Error {
+  readonly reason: SignerRefusalReason;
+
+  constructor(reason: SignerRefusalReason, message: string) {
+    super(message);
+    this.name = 'SignerRefusedError';
+    this.reason = reason;
+  }
+}
+
+/** The signer could not be asked (down, misconfigured, timed out). The message says what to check. */
+export class SignerUnavailableError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'SignerUnavailableError';
+  }
+}
+
+/**
+ * A signing key file or old-keys file that cannot be used. Messages name the file and line and
+ * never quote the file's content: a line of a key file is key material.
+ */
+export class KeyFileError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'KeyFileError';
+  }
+}

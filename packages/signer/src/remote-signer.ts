@@ -1,0 +1,237 @@
+/**
+ * The api and worker roles' way to the signer role in split deployments: the NotarySigner
+ * interface over the signer's internal HTTP API, with keep-alive connections. Refusals come back
+ * as SignerRefusedError with the signer's reason; everything else that goes wrong is a
+ * SignerUnavailableError whose message says what to check.
+ */
+import * as http from 'node:http';
+import * as https from 'node:https';
+import { SignerRefusedError, SignerUnavailableError, type SignerRefusalReason } from './errors';
+import type { NotarySigner, OwnKeys } from './notary-signer';
+import { COUNTERSIGN_PATH, OWN_KEYS_PATH } from './wire';
+
+export interface RemoteSignerOptions {
+  /** The signer's base URL (NOTARY_SIGNER_URL), e.g. http://127.0.0.1:8081. */
+  url: string;
+  /** The signer's bearer token (NOTARY_SIGNER_TOKEN). */
+  token: string;
+  /** The whole request, connect to last byte. */
+  timeoutMs: number;
+  /**
+   * The notary's server name (NOTARY_SERVER_NAME): what this role believes it is. Own-key
+   * responses naming another server are refused, so a role pointed at the wrong signer fails
+   * loudly instead of serving another notary's keys.
+   */
+  serverName: string;
+  /** Cap on a response body; default 8 MiB (origin responses are capped well below that). */
+  maxResponseBytes?: number;
+}
+
+const DEFAULT_MAX_RESPONSE_BYTES = 8 * 1024 * 1024;
+
+interface WireResponse {
+  status: number;
+  body: Buffer;
+}
+
+function isPlainObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/** Errors that mean a kept-alive socket was closed by the server just as we reused it. */
+const STALE_SOCKET_CODES = new Set(['ECONNRESET', 'EPIPE']);
+
+export class RemoteSigner implements NotarySigner {
+  readonly serverName: string;
+  readonly #base: URL;
+  readonly #token: string;
+  readonly #timeoutMs: number;
+  readonly #maxResponseBytes: number;
+  readonly #agent: http.Agent;
+  readonly #request: typeof http.request;
+
+  constructor(options: RemoteSignerOptions) {
+    let base: URL;
+    try {
+      base = new URL(options.url);
+    } catch {
+      throw new Error(`the signer URL ${JSON.stringify(options.url)} is not a URL: check NOTARY_SIGNER_URL`);
+    }
+    if (base.protocol !== 'http:' && base.protocol !== 'https:') {
+      throw new Error(`the signer URL must be http: or https:, not ${base.protocol} (NOTARY_SIGNER_URL)`);
+    }
+    if (!options.token) throw new Error('the signer token is empty: set NOTARY_SIGNER_TOKEN');
+    if (!Number.isFinite(options.timeoutMs) || options.timeoutMs <= 0) throw new Error('timeoutMs must be positive');
+    this.serverName = options.serverName;
+    this.#base = base;
+    this.#token = options.token;
+    this.#timeoutMs = options.timeoutMs;
+    this.#maxResponseBytes = options.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES;
+    const secure = base.protocol === 'https:';
+    this.#agent = secure ? new https.Agent({ keepAlive: true }) : new http.Agent({ keepAlive: true });
+    this.#request = secure ? https.request : http.request;
+  }
+
+  /** Where the signer is, for messages: the URL without any userinfo. */
+  get #where(): string {
+    return `the signer at ${this.#base.origin}`;
+  }
+
+  async ownKeys(): Promise<OwnKeys> {
+    const res = await this.#call('GET', OWN_KEYS_PATH);
+    if (res.status !== 200) throw this.#failure(res);
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(res.body.toString('utf8'));
+    } catch {
+      throw new SignerUnavailableError(`${this.#where} answered own-keys with something that is not JSON: check NOTARY_SIGNER_URL`);
+    }
+    if (
+      !isPlainObject(parsed) ||
+      typeof parsed.server_name !== 'string' ||
+      !Number.isSafeInteger(parsed.valid_until_ts) ||
+      !isPlainObject(parsed.verify_keys)
+    ) {
+      throw new SignerUnavailableError(`${this.#where} answered own-keys with something that is not a key response: check NOTARY_SIGNER_URL`);
+    }
+    if (parsed.server_name !== this.serverName) {
+      throw new SignerUnavailableError(
+        `${this.#where} signs as ${JSON.stringify(parsed.server_name)}, this role is configured as ${JSON.stringify(this.serverName)}: ` +
+          'check NOTARY_SERVER_NAME on both, and NOTARY_SIGNER_URL',
+      );
+    }
+    return {
+      bytes: res.body,
+      validUntilTs: parsed.valid_until_ts as number,
+      verifyKeys: parsed.verify_keys as Record<string, { key: string }>,
+    };
+  }
+
+  async countersign(originResponseJson: Buffer): Promise<Buffer> {
+    const res = await this.#call('POST', COUNTERSIGN_PATH, originResponseJson);
+    if (res.status === 200) return res.body;
+    throw this.#failure(res);
+  }
+
+  async close(): Promise<void> {
+    this.#agent.destroy();
+  }
+
+  /** Turns a non-200 answer into the error the caller should see. */
+  #failure(res: WireResponse): Error {
+    let errcode: unknown;
+    let message: unknown;
+    let reason: unknown;
+    try {
+      const body = JSON.parse(res.body.toString('utf8')) as Record<string, unknown>;
+      ({ errcode, error: message, reason } = body);
+    } catch {
+      // not a Matrix error body; described by status below
+    }
+    if (res.status === 400 && errcode === 'M_NOT_SIGNABLE' && typeof reason === 'string') {
+      return new SignerRefusedError(reason as SignerRefusalReason, typeof message === 'string' ? message : 'refused by the signer');
+    }
+    if (res.status === 413) {
+      return new SignerRefusedError('too_large', typeof message === 'string' ? message : 'over the signer\'s body size limit');
+    }
+    if (res.status === 401) {
+      const what = errcode === 'M_MISSING_TOKEN' ? 'says no token reached it' : 'refused our token';
+      return new SignerUnavailableError(
+        `${this.#where} ${what} (HTTP 401 ${String(errcode)}): NOTARY_SIGNER_TOKEN must be the same for this role and the signer`,
+      );
+    }
+    if (res.status === 404 || res.status === 405) {
+      return new SignerUnavailableError(
+        `${this.#where} does not know this request (HTTP ${res.status}): check that NOTARY_SIGNER_URL points at a matrix-notary signer of the same version`,
+      );
+    }
+    return new SignerUnavailableError(
+      `${this.#where} answered HTTP ${res.status}${typeof errcode === 'string' ? ` ${errcode}` : ''}: see the signer's log`,
+    );
+  }
+
+  /** One request, retried once when a reused keep-alive socket turns out to have been closed. */
+  async #call(method: string, path: string, body?: Buffer): Promise<WireResponse> {
+    try {
+      return await this.#send(method, path, body);
+    } catch (err) {
+      if (err instanceof StaleSocketError) return this.#send(method, path, body).catch((e: unknown) => this.#unwrap(e));
+      throw this.#unwrap(err);
+    }
+  }
+
+  #unwrap(err: unknown): Error {
+    if (err instanceof StaleSocketError) return this.#unreachable(err.cause);
+    return err instanceof Error ? err : new Error(String(err));
+  }
+
+  #unreachable(cause: unknown): SignerUnavailableError {
+    const code = (cause as NodeJS.ErrnoException | undefined)?.code;
+    return new SignerUnavailableError(
+      `could not reach ${this.#where} (${code ?? (cause instanceof Error ? cause.message : String(cause))}): ` +
+        'check NOTARY_SIGNER_URL and that the signer role is running',
+      { cause },
+    );
+  }
+
+  #send(method: string, path: string, body?: Buffer): Promise<WireResponse> {
+    const url = new URL(path, this.#base);
+    return new Promise<WireResponse>((resolve, reject) => {
+      let settled = false;
+      const finish = (fn: () => void): void => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        fn();
+      };
+      const headers: http.OutgoingHttpHeaders = { Authorization: `Bearer ${this.#token}`, Accept: 'application/json' };
+      if (body) {
+        headers['Content-Type'] = 'application/json';
+        headers['Content-Length'] = body.length;
+      }
+      const req = this.#request(url, { method, headers, agent: this.#agent });
+      const timer = setTimeout(() => {
+        finish(() =>
+          reject(
+            new SignerUnavailableError(
+              `${this.#where} did not answer within ${this.#timeoutMs} ms: check NOTARY_SIGNER_URL and the signer's load`,
+            ),
+          ),
+        );
+        req.destroy();
+      }, this.#timeoutMs);
+
+      req.on('error', (err: NodeJS.ErrnoException) => {
+        finish(() => {
+          if (req.reusedSocket && err.code !== undefined && STALE_SOCKET_CODES.has(err.code)) reject(new StaleSocketError(err));
+          else reject(this.#unreachable(err));
+        });
+      });
+      req.on('response', (res) => {
+        const chunks: Buffer[] = [];
+        let size = 0;
+        res.on('data', (chunk: Buffer) => {
+          size += chunk.length;
+          if (size > this.#maxResponseBytes) {
+            finish(() =>
+              reject(new SignerUnavailableError(`${this.#where} sent more than ${this.#maxResponseBytes} bytes: check NOTARY_SIGNER_URL`)),
+            );
+            req.destroy();
+            return;
+          }
+          chunks.push(chunk);
+        });
+        res.on('end', () => finish(() => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks, size) })));
+        res.on('error', (err) => finish(() => reject(this.#unreachable(err))));
+      });
+      req.end(body);
+    });
+  }
+}
+
+/** Internal: a request failed on a reused socket and may be sent again. */
+class StaleSocketError extends Error {
+  constructor(readonly cause: unknown) {
+    super('stale keep-alive socket');
+  }
+}

@@ -1,0 +1,93 @@
+/**
+ * Tells api pods that a fetch for an origin has ended (stored, refused, failed or skipped), so a
+ * query waiting for it can answer at once. Redis pub/sub: one subscriber connection per pod.
+ */
+import type Redis from 'ioredis';
+import { fetchEventsChannel } from './keys';
+
+export type FetchOutcome = 'stored' | 'refused' | 'failed' | 'skipped';
+
+interface FetchEvent {
+  s: string;
+  o: FetchOutcome;
+}
+
+export class FetchEventPublisher {
+  constructor(
+    private readonly redis: Redis,
+    private readonly prefix: string,
+  ) {}
+
+  async publish(serverName: string, outcome: FetchOutcome): Promise<void> {
+    const event: FetchEvent = { s: serverName, o: outcome };
+    await this.redis.publish(fetchEventsChannel(this.prefix), JSON.stringify(event));
+  }
+}
+
+/** Waits for fetch events. Owns its subscriber connection (one in subscribe mode can do nothing else). */
+export class FetchWaiter {
+  private readonly waiters = new Map<string, Set<() => void>>();
+  private readonly ready: Promise<unknown>;
+
+  constructor(
+    private readonly subscriber: Redis,
+    prefix: string,
+  ) {
+    const channel = fetchEventsChannel(prefix);
+    this.subscriber.on('message', (ch: string, message: string) => {
+      if (ch !== channel) return;
+      let event: FetchEvent;
+      try {
+        event = JSON.parse(message) as FetchEvent;
+      } catch {
+        return;
+      }
+      const set = this.waiters.get(event.s);
+      if (!set) return;
+      this.waiters.delete(event.s);
+      for (const wake of set) wake();
+    });
+    this.ready = this.subscriber.subscribe(channel);
+  }
+
+  /** Resolves when the subscription is active (so no event published afterwards is missed). */
+  async start(): Promise<void> {
+    await this.ready;
+  }
+
+  /** Resolves when every named origin has had a fetch event, or when timeoutMs has passed. */
+  async waitFor(serverNames: readonly string[], timeoutMs: number): Promise<void> {
+    if (serverNames.length === 0 || timeoutMs <= 0) return;
+    let remaining = serverNames.length;
+    let timer: NodeJS.Timeout | undefined;
+    const wakers: Array<[string, () => void]> = [];
+    await new Promise<void>((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        for (const [name, wake] of wakers) this.waiters.get(name)?.delete(wake);
+        resolve();
+      };
+      for (const name of serverNames) {
+        const wake = () => {
+          if (--remaining === 0) done();
+        };
+        wakers.push([name, wake]);
+        let set = this.waiters.get(name);
+        if (!set) this.waiters.set(name, (set = new Set()));
+        set.add(wake);
+      }
+      timer = setTimeout(done, timeoutMs);
+    });
+    for (const [name] of wakers) {
+      if (this.waiters.get(name)?.size === 0) this.waiters.delete(name);
+    }
+  }
+
+  get pendingOrigins(): number {
+    return this.waiters.size;
+  }
+
+  async close(): Promise<void> {
+    this.subscriber.disconnect();
+  }
+}

@@ -1,0 +1,74 @@
+/**
+ * The BullMQ queue of origin refreshes. The job ID is the (encoded) server name, so while a job
+ * for an origin waits or runs, asking again adds nothing: one fetch per origin across the cluster.
+ */
+import { Queue } from 'bullmq';
+import type Redis from 'ioredis';
+import { refreshJobId } from './keys';
+
+export const REFRESH_QUEUE_NAME = 'refresh';
+
+export type RefreshReason = 'miss' | 'refresh';
+
+export interface RefreshJobData {
+  serverName: string;
+  reason: RefreshReason;
+  /** When the fetch was asked for (ms): a fetch that ended after it already answers it. */
+  requestedAt: number;
+}
+
+export function bullPrefix(prefix: string): string {
+  return `${prefix}:bull`;
+}
+
+export interface RefreshQueueOptions {
+  prefix: string;
+  /** Refuse new jobs while this many wait: a flood of queries must not grow the queue unbounded. */
+  maxWaitingJobs: number;
+}
+
+export class RefreshQueue {
+  readonly queue: Queue<RefreshJobData>;
+
+  constructor(
+    connection: Redis,
+    private readonly opts: RefreshQueueOptions,
+  ) {
+    this.queue = new Queue<RefreshJobData>(REFRESH_QUEUE_NAME, {
+      connection,
+      prefix: bullPrefix(opts.prefix),
+      defaultJobOptions: { removeOnComplete: true, removeOnFail: true, attempts: 1 },
+    });
+  }
+
+  /** The origins that may be queued now: as many as the bound on waiting jobs leaves room for. */
+  async admit(serverNames: readonly string[]): Promise<string[]> {
+    if (serverNames.length === 0) return [];
+    const waiting = await this.queue.getWaitingCount();
+    return serverNames.slice(0, Math.max(0, this.opts.maxWaitingJobs - waiting));
+  }
+
+  /** Queues a fetch of each origin (no-op for one already queued or running). */
+  async add(serverNames: readonly string[], reason: RefreshReason): Promise<void> {
+    if (serverNames.length === 0) return;
+    const requestedAt = Date.now();
+    await this.queue.addBulk(
+      serverNames.map((serverName) => ({
+        name: reason,
+        data: { serverName, reason, requestedAt },
+        opts: { jobId: refreshJobId(serverName) },
+      })),
+    );
+  }
+
+  /** admit then add: returns the origins actually queued. */
+  async request(serverNames: readonly string[], reason: RefreshReason): Promise<string[]> {
+    const admitted = await this.admit(serverNames);
+    await this.add(admitted, reason);
+    return admitted;
+  }
+
+  async close(): Promise<void> {
+    await this.queue.close();
+  }
+}

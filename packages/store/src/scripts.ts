@@ -1,0 +1,40 @@
+/** The Lua scripts, read once from ../lua (beside both src/ and dist/) and registered on a client. */
+import fs from 'node:fs';
+import path from 'node:path';
+import type Redis from 'ioredis';
+import type { Result } from 'ioredis';
+
+const LUA_DIR = path.join(__dirname, '..', 'lua');
+
+function script(file: string): { lua: string; numberOfKeys: number } {
+  const match = /-(\d+)\.lua$/.exec(file);
+  if (!match) throw new Error(`Lua script ${file} must be named <what>-<number of keys>.lua`);
+  return { lua: fs.readFileSync(path.join(LUA_DIR, file), 'utf8'), numberOfKeys: Number(match[1]) };
+}
+
+const SCRIPTS = {
+  notaryLookup: script('lookup-1.lua'),
+  notaryClaimFetch: script('claim-fetch-1.lua'),
+  notaryRecordFailure: script('record-failure-1.lua'),
+  notaryStoreResponse: script('store-response-1.lua'),
+};
+
+declare module 'ioredis' {
+  interface RedisCommander<Context> {
+    notaryLookup(key: string, ...args: (string | number)[]): Result<unknown[], Context>;
+    notaryLookupBuffer(key: string, ...args: (string | number)[]): Result<(Buffer | number)[], Context>;
+    notaryClaimFetch(key: string, ...args: (string | number)[]): Result<[number, number], Context>;
+    notaryRecordFailure(key: string, ...args: (string | number)[]): Result<[number, number], Context>;
+    notaryStoreResponse(key: string, ...args: (string | number | Buffer)[]): Result<string, Context>;
+  }
+}
+
+const registered = new WeakSet<Redis>();
+
+/** Registers the scripts (ioredis sends EVALSHA and falls back to EVAL once per connection). */
+export function registerScripts(redis: Redis): Redis {
+  if (registered.has(redis)) return redis;
+  for (const [name, def] of Object.entries(SCRIPTS)) redis.defineCommand(name, def);
+  registered.add(redis);
+  return redis;
+}

@@ -1,0 +1,164 @@
+/**
+ * DESIGN behaviour 6 in the store: each origin is contacted at most once per interval (claimFetch),
+ * after n failures in a row the next fetch waits min(interval × 2^n, max backoff) (recordFailure), a
+ * success resets n (storeResponse), and records holding no response expire on their own.
+ */
+import type Redis from 'ioredis';
+import { createRedis, KeyStore, originRecordKey } from '@matrix-notary/store';
+import { deleteKeysUnder, DAY_MS, HOUR_MS, MINUTE_MS, responseBytes, SECOND_MS, T0_MS, testRedisUrl, uniquePrefix } from './redis-test-helpers';
+
+const PREFIX = uniquePrefix();
+const EMPTY_RECORD_TTL_MS = 10 * MINUTE_MS;
+
+let redis: Redis;
+let store: KeyStore;
+let serverCounter = 0;
+
+beforeAll(() => {
+  redis = createRedis(testRedisUrl(), { connectionName: 'store-test-fetch-limits' });
+  store = new KeyStore(redis, { prefix: PREFIX, emptyRecordTtlMs: EMPTY_RECORD_TTL_MS });
+});
+
+afterAll(async () => {
+  await deleteKeysUnder(redis, PREFIX);
+  await redis.quit();
+});
+
+function freshServer(): string {
+  serverCounter += 1;
+  return `limits${serverCounter}.example.org`;
+}
+
+/** Records `count` failures at T0 (sent concurrently, so they share round trips). */
+async function failManyTimes(serverName: string, count: number, intervalMs: number, maxBackoffMs: number): Promise<void> {
+  await Promise.all(Array.from({ length: count }, () => store.recordFailure(serverName, T0_MS, intervalMs, maxBackoffMs)));
+}
+
+function pttl(serverName: string): Promise<number> {
+  return redis.pttl(originRecordKey(PREFIX, serverName));
+}
+
+describe('KeyStore.claimFetch: at most one fetch per origin per interval', () => {
+  const INTERVAL_MS = MINUTE_MS;
+
+  it('allows the first claim, then refuses until the interval has passed', async () => {
+    const server = freshServer();
+    expect(await store.claimFetch(server, T0_MS, INTERVAL_MS)).toEqual({ allowed: true, waitMs: 0 });
+    expect(await store.claimFetch(server, T0_MS, INTERVAL_MS)).toEqual({ allowed: false, waitMs: INTERVAL_MS });
+    expect(await store.claimFetch(server, T0_MS + INTERVAL_MS - 1, INTERVAL_MS)).toEqual({ allowed: false, waitMs: 1 });
+    expect(await store.claimFetch(server, T0_MS + INTERVAL_MS, INTERVAL_MS)).toEqual({ allowed: true, waitMs: 0 });
+    expect((await store.claimFetch(server, T0_MS + INTERVAL_MS, INTERVAL_MS)).allowed).toBe(false);
+  });
+
+  it('allows exactly one of many concurrent claims', async () => {
+    const server = freshServer();
+    const claims = await Promise.all(Array.from({ length: 25 }, () => store.claimFetch(server, T0_MS, INTERVAL_MS)));
+    expect(claims.filter((c) => c.allowed)).toHaveLength(1);
+  });
+
+  it('keeps origins apart', async () => {
+    const [a, b] = [freshServer(), freshServer()];
+    expect((await store.claimFetch(a, T0_MS, INTERVAL_MS)).allowed).toBe(true);
+    expect((await store.claimFetch(b, T0_MS, INTERVAL_MS)).allowed).toBe(true);
+  });
+
+  it('always allows a claim when the interval is 0', async () => {
+    const server = freshServer();
+    for (let i = 0; i < 5; i++) expect(await store.claimFetch(server, T0_MS, 0)).toEqual({ allowed: true, waitMs: 0 });
+    expect(await store.recordFailure(server, T0_MS, 0, HOUR_MS)).toEqual({ failures: 1, waitMs: 0 });
+    expect((await store.claimFetch(server, T0_MS, 0)).allowed).toBe(true);
+  });
+});
+
+describe('KeyStore.recordFailure: doubling backoff', () => {
+  const INTERVAL_MS = SECOND_MS;
+  const MAX_BACKOFF_MS = 20 * SECOND_MS;
+
+  it('makes the next fetch wait min(interval × 2^n, max backoff) after n failures in a row', async () => {
+    const server = freshServer();
+    let now = T0_MS;
+    const waits: number[] = [];
+    for (let n = 1; n <= 7; n++) {
+      expect((await store.claimFetch(server, now, INTERVAL_MS)).allowed).toBe(true);
+      const { failures, waitMs } = await store.recordFailure(server, now, INTERVAL_MS, MAX_BACKOFF_MS);
+      expect(failures).toBe(n);
+      expect(waitMs).toBe(Math.min(INTERVAL_MS * 2 ** n, MAX_BACKOFF_MS));
+      expect(await store.claimFetch(server, now + waitMs - 1, INTERVAL_MS)).toEqual({ allowed: false, waitMs: 1 });
+      waits.push(waitMs);
+      now += waitMs;
+    }
+    expect(waits).toEqual([2000, 4000, 8000, 16000, 20000, 20000, 20000]);
+  });
+
+  it('resets the failure count when a response is stored', async () => {
+    const server = freshServer();
+    for (let n = 1; n <= 3; n++) await store.recordFailure(server, T0_MS, INTERVAL_MS, MAX_BACKOFF_MS);
+    const storedMs = T0_MS + MINUTE_MS;
+    await store.storeResponse(server, responseBytes('ok'), storedMs + DAY_MS, ['ed25519:a'], storedMs, INTERVAL_MS);
+    // A success holds the origin for one plain interval, not a backed-off one.
+    expect((await store.claimFetch(server, storedMs + INTERVAL_MS - 1, INTERVAL_MS)).allowed).toBe(false);
+    expect((await store.claimFetch(server, storedMs + INTERVAL_MS, INTERVAL_MS)).allowed).toBe(true);
+    expect(await store.recordFailure(server, storedMs + INTERVAL_MS, INTERVAL_MS, MAX_BACKOFF_MS)).toEqual({
+      failures: 1,
+      waitMs: 2 * INTERVAL_MS,
+    });
+  });
+
+  it('stays at the cap, with a consistent next fetch time, after very many failures', async () => {
+    const server = freshServer();
+    await failManyTimes(server, 1100, INTERVAL_MS, MAX_BACKOFF_MS); // 2^1100 is beyond a double
+    const { failures, waitMs } = await store.recordFailure(server, T0_MS, INTERVAL_MS, MAX_BACKOFF_MS);
+    expect(failures).toBe(1101);
+    expect(waitMs).toBe(MAX_BACKOFF_MS);
+    expect(await store.claimFetch(server, T0_MS + MAX_BACKOFF_MS - 1, INTERVAL_MS)).toEqual({ allowed: false, waitMs: 1 });
+    expect((await store.claimFetch(server, T0_MS + MAX_BACKOFF_MS, INTERVAL_MS)).allowed).toBe(true);
+  });
+
+  it('keeps the wait at 0 with interval 0, however many failures', async () => {
+    const server = freshServer();
+    await failManyTimes(server, 1100, 0, MAX_BACKOFF_MS); // 0 × 2^1100 must not become NaN
+    expect(await store.recordFailure(server, T0_MS, 0, MAX_BACKOFF_MS)).toEqual({ failures: 1101, waitMs: 0 });
+    expect(await store.claimFetch(server, T0_MS, 0)).toEqual({ allowed: true, waitMs: 0 });
+  });
+});
+
+describe('KeyStore: records without a response expire, records with one do not', () => {
+  it('gives a record created by claimFetch a TTL', async () => {
+    const server = freshServer();
+    await store.claimFetch(server, T0_MS, MINUTE_MS);
+    const ttl = await pttl(server);
+    expect(ttl).toBeGreaterThan(0);
+    expect(ttl).toBeLessThanOrEqual(EMPTY_RECORD_TTL_MS);
+  });
+
+  it('gives a record created by recordFailure a TTL no shorter than the backoff it records', async () => {
+    const server = freshServer();
+    await store.recordFailure(server, T0_MS, MINUTE_MS, HOUR_MS);
+    expect(await pttl(server)).toBeGreaterThan(0);
+
+    const longBackoff = freshServer();
+    const { waitMs } = await store.recordFailure(longBackoff, T0_MS, 20 * MINUTE_MS, HOUR_MS);
+    expect(waitMs).toBe(40 * MINUTE_MS);
+    expect(waitMs).toBeGreaterThan(EMPTY_RECORD_TTL_MS);
+    expect(await pttl(longBackoff)).toBeGreaterThan(EMPTY_RECORD_TTL_MS);
+  });
+
+  it('removes the TTL when a response is stored, and claimFetch and recordFailure do not bring it back', async () => {
+    const server = freshServer();
+    await store.claimFetch(server, T0_MS, MINUTE_MS);
+    expect(await pttl(server)).toBeGreaterThan(0);
+    await store.storeResponse(server, responseBytes('kept'), T0_MS + DAY_MS, ['ed25519:a'], T0_MS, MINUTE_MS);
+    expect(await pttl(server)).toBe(-1);
+
+    await store.claimFetch(server, T0_MS + MINUTE_MS, MINUTE_MS);
+    expect(await pttl(server)).toBe(-1);
+    await store.recordFailure(server, T0_MS + MINUTE_MS, MINUTE_MS, HOUR_MS);
+    expect(await pttl(server)).toBe(-1);
+  });
+
+  it('gives a record created by storeResponse alone no TTL', async () => {
+    const server = freshServer();
+    await store.storeResponse(server, responseBytes('kept'), T0_MS + DAY_MS, ['ed25519:a'], T0_MS, MINUTE_MS);
+    expect(await pttl(server)).toBe(-1);
+  });
+});

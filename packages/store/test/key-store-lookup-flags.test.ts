@@ -1,0 +1,176 @@
+/**
+ * The flags KeyStore.lookup returns beside the entries (DESIGN behaviours 1, 2 and 6): whether a
+ * fetch is needed, whether the origin may be contacted now, and whether a background refresh is due
+ * (at half the lifetime seen at fetch time, at least every 7 days, once per refresh-request interval).
+ */
+import type Redis from 'ioredis';
+import { KEY_VALIDITY_CAP_MS } from '@matrix-notary/protocol';
+import { createRedis, KeyStore, type LookupResult } from '@matrix-notary/store';
+import { deleteKeysUnder, DAY_MS, HOUR_MS, MINUTE_MS, responseBytes, SECOND_MS, T0_MS, testRedisUrl, uniquePrefix } from './redis-test-helpers';
+
+const PREFIX = uniquePrefix();
+const INTERVAL_MS = MINUTE_MS;
+const MAX_BACKOFF_MS = HOUR_MS;
+const REFRESH_REQUEST_INTERVAL_MS = 30 * SECOND_MS;
+
+let redis: Redis;
+let store: KeyStore;
+let serverCounter = 0;
+
+beforeAll(() => {
+  redis = createRedis(testRedisUrl(), { connectionName: 'store-test-lookup-flags' });
+  store = new KeyStore(redis, { prefix: PREFIX, refreshRequestIntervalMs: REFRESH_REQUEST_INTERVAL_MS });
+});
+
+afterAll(async () => {
+  await deleteKeysUnder(redis, PREFIX);
+  await redis.quit();
+});
+
+function freshServer(): string {
+  serverCounter += 1;
+  return `flags${serverCounter}.example.org`;
+}
+
+async function lookupOne(serverName: string, nowMs: number, opts: { keyIds?: string[]; minValidUntilTs?: number } = {}): Promise<LookupResult> {
+  const [result] = await store.lookup([{ serverName, keyIds: opts.keyIds ?? [], minValidUntilTs: opts.minValidUntilTs ?? nowMs }], nowMs);
+  return result;
+}
+
+/** Stores one response holding ed25519:a, fetched at fetchedMs and valid until validUntilTs. */
+async function storeAt(serverName: string, fetchedMs: number, validUntilTs: number): Promise<void> {
+  await store.storeResponse(serverName, responseBytes(serverName), validUntilTs, ['ed25519:a'], fetchedMs, INTERVAL_MS);
+}
+
+describe('KeyStore.lookup: needFetch', () => {
+  it('is true, with no entries and the origin free to contact, when nothing is stored', async () => {
+    const result = await lookupOne(freshServer(), T0_MS, { keyIds: ['ed25519:a'] });
+    expect(result).toEqual({ needFetch: true, mayFetch: true, refreshDue: false, entries: [] });
+  });
+
+  it('is false for a fresh response that holds the keys asked', async () => {
+    const server = freshServer();
+    await storeAt(server, T0_MS, T0_MS + DAY_MS);
+    expect((await lookupOne(server, T0_MS + SECOND_MS)).needFetch).toBe(false);
+    expect((await lookupOne(server, T0_MS + SECOND_MS, { keyIds: ['ed25519:a'] })).needFetch).toBe(false);
+  });
+
+  it('is true when minimum_valid_until_ts is beyond the latest valid_until_ts, and the stale response is still served', async () => {
+    const server = freshServer();
+    const validUntilTs = T0_MS + DAY_MS;
+    await storeAt(server, T0_MS, validUntilTs);
+    expect((await lookupOne(server, T0_MS + SECOND_MS, { minValidUntilTs: validUntilTs })).needFetch).toBe(false);
+
+    const result = await lookupOne(server, T0_MS + SECOND_MS, { minValidUntilTs: validUntilTs + 1 });
+    expect(result.needFetch).toBe(true);
+    expect(result.entries).toHaveLength(1);
+  });
+
+  it('is true once the response has expired (minimum_valid_until_ts defaults to now)', async () => {
+    const server = freshServer();
+    await storeAt(server, T0_MS, T0_MS + HOUR_MS);
+    expect((await lookupOne(server, T0_MS + HOUR_MS)).needFetch).toBe(false);
+    const result = await lookupOne(server, T0_MS + HOUR_MS + 1);
+    expect(result.needFetch).toBe(true);
+    expect(result.entries).toHaveLength(1); // behaviour 3: an expired response is still served
+  });
+
+  it('is true when a key ID asked was never seen, while the stored response is still served', async () => {
+    const server = freshServer();
+    await storeAt(server, T0_MS, T0_MS + DAY_MS);
+    const result = await lookupOne(server, T0_MS + SECOND_MS, { keyIds: ['ed25519:a', 'ed25519:rotated'] });
+    expect(result.needFetch).toBe(true);
+    expect(result.entries).toHaveLength(1);
+  });
+});
+
+describe('KeyStore.lookup: mayFetch follows the next-fetch time set by claimFetch, recordFailure and storeResponse', () => {
+  it('is false after claimFetch until the interval has passed', async () => {
+    const server = freshServer();
+    expect((await store.claimFetch(server, T0_MS, INTERVAL_MS)).allowed).toBe(true);
+    expect((await lookupOne(server, T0_MS)).mayFetch).toBe(false);
+    expect((await lookupOne(server, T0_MS + INTERVAL_MS - 1)).mayFetch).toBe(false);
+    expect((await lookupOne(server, T0_MS + INTERVAL_MS)).mayFetch).toBe(true);
+    // A record holding only fetch state still needs a fetch.
+    expect((await lookupOne(server, T0_MS + INTERVAL_MS)).needFetch).toBe(true);
+  });
+
+  it('is false after recordFailure until the backed-off wait has passed', async () => {
+    const server = freshServer();
+    const { waitMs } = await store.recordFailure(server, T0_MS, INTERVAL_MS, MAX_BACKOFF_MS);
+    expect(waitMs).toBe(2 * INTERVAL_MS);
+    expect((await lookupOne(server, T0_MS + waitMs - 1)).mayFetch).toBe(false);
+    expect((await lookupOne(server, T0_MS + waitMs)).mayFetch).toBe(true);
+  });
+
+  it('is false after storeResponse until the interval has passed', async () => {
+    const server = freshServer();
+    await storeAt(server, T0_MS, T0_MS + DAY_MS);
+    expect((await lookupOne(server, T0_MS + INTERVAL_MS - 1)).mayFetch).toBe(false);
+    expect((await lookupOne(server, T0_MS + INTERVAL_MS)).mayFetch).toBe(true);
+  });
+});
+
+describe('KeyStore.lookup: refreshDue', () => {
+  it('becomes true at half the lifetime seen at fetch time, not before', async () => {
+    const server = freshServer();
+    await storeAt(server, T0_MS, T0_MS + 2 * HOUR_MS); // due at T0 + 1 h
+    expect((await lookupOne(server, T0_MS + HOUR_MS - 1)).refreshDue).toBe(false);
+    const due = await lookupOne(server, T0_MS + HOUR_MS);
+    expect(due).toMatchObject({ needFetch: false, mayFetch: true, refreshDue: true });
+    expect(due.entries).toHaveLength(1);
+  });
+
+  it('is true at most once per refresh-request interval', async () => {
+    const server = freshServer();
+    await storeAt(server, T0_MS, T0_MS + 2 * HOUR_MS);
+    const due = T0_MS + HOUR_MS;
+    expect((await lookupOne(server, due)).refreshDue).toBe(true);
+    expect((await lookupOne(server, due)).refreshDue).toBe(false);
+    expect((await lookupOne(server, due + REFRESH_REQUEST_INTERVAL_MS - 1)).refreshDue).toBe(false);
+    expect((await lookupOne(server, due + REFRESH_REQUEST_INTERVAL_MS)).refreshDue).toBe(true);
+    expect((await lookupOne(server, due + REFRESH_REQUEST_INTERVAL_MS)).refreshDue).toBe(false);
+  });
+
+  it('is true for only one of many concurrent lookups at the due time', async () => {
+    const server = freshServer();
+    await storeAt(server, T0_MS, T0_MS + 2 * HOUR_MS);
+    const results = await Promise.all(Array.from({ length: 20 }, () => lookupOne(server, T0_MS + HOUR_MS)));
+    expect(results.filter((r) => r.refreshDue)).toHaveLength(1);
+  });
+
+  it('is due after 7 days at the latest, however long the response claims to be valid', async () => {
+    const server = freshServer();
+    expect(KEY_VALIDITY_CAP_MS).toBe(7 * DAY_MS);
+    await storeAt(server, T0_MS, T0_MS + 365 * DAY_MS);
+    expect((await lookupOne(server, T0_MS + 7 * DAY_MS - 1)).refreshDue).toBe(false);
+    const due = await lookupOne(server, T0_MS + 7 * DAY_MS);
+    expect(due.refreshDue).toBe(true);
+    expect(due.needFetch).toBe(false); // validity judged on the response's own valid_until_ts
+  });
+
+  it('is never true while the origin may not be contacted, and becomes true once it may', async () => {
+    const server = freshServer();
+    await storeAt(server, T0_MS, T0_MS + 2 * HOUR_MS);
+    const due = T0_MS + HOUR_MS;
+    expect((await store.claimFetch(server, due, INTERVAL_MS)).allowed).toBe(true);
+    const held = await lookupOne(server, due + 1);
+    expect(held).toMatchObject({ mayFetch: false, refreshDue: false });
+
+    await store.recordFailure(server, due + 1, INTERVAL_MS, MAX_BACKOFF_MS); // next fetch at due + 1 + 2 intervals
+    const backingOff = await lookupOne(server, due + 2 * INTERVAL_MS);
+    expect(backingOff).toMatchObject({ mayFetch: false, refreshDue: false });
+
+    expect(await lookupOne(server, due + 1 + 2 * INTERVAL_MS)).toMatchObject({ mayFetch: true, refreshDue: true });
+  });
+
+  it('restarts from the new fetch time after a refresh is stored', async () => {
+    const server = freshServer();
+    await storeAt(server, T0_MS, T0_MS + 2 * HOUR_MS);
+    expect((await lookupOne(server, T0_MS + HOUR_MS)).refreshDue).toBe(true);
+    const refetchedMs = T0_MS + HOUR_MS + MINUTE_MS;
+    await storeAt(server, refetchedMs, refetchedMs + 2 * HOUR_MS); // due at refetched + 1 h
+    expect((await lookupOne(server, refetchedMs + HOUR_MS - 1)).refreshDue).toBe(false);
+    expect((await lookupOne(server, refetchedMs + HOUR_MS)).refreshDue).toBe(true);
+  });
+});

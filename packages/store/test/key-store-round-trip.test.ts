@@ -1,0 +1,107 @@
+/**
+ * The hot path's budget (DESIGN "Performance budget"): a query for many servers costs one Redis round
+ * trip. Checked from both ends: the client writes the whole lookup to its socket once, and the server
+ * sees exactly one script call per origin and nothing else from that connection.
+ */
+import type Redis from 'ioredis';
+import { createRedis, KeyStore, originRecordKey, type OriginQuery } from '@matrix-notary/store';
+import { deleteKeysUnder, DAY_MS, labelsOf, MINUTE_MS, responseBytes, T0_MS, testRedisUrl, uniquePrefix } from './redis-test-helpers';
+
+const PREFIX = uniquePrefix();
+const ORIGIN_COUNT = 100;
+
+let redis: Redis;
+let store: KeyStore;
+const opened: Redis[] = [];
+
+beforeAll(() => {
+  redis = createRedis(testRedisUrl(), { connectionName: 'store-test-round-trip' });
+  opened.push(redis);
+  store = new KeyStore(redis, { prefix: PREFIX });
+});
+
+afterAll(async () => {
+  await deleteKeysUnder(redis, PREFIX);
+  await Promise.all(opened.map((conn) => (conn.status === 'end' ? undefined : conn.quit())));
+});
+
+function serverName(i: number): string {
+  return `rt${i}.example.org`;
+}
+
+/** Every third origin has nothing stored; the others hold one response each, labelled by index. */
+async function seed(): Promise<OriginQuery[]> {
+  const queries: OriginQuery[] = [];
+  for (let i = 0; i < ORIGIN_COUNT; i++) {
+    if (i % 3 !== 0) {
+      await store.storeResponse(serverName(i), responseBytes(`origin-${i}`), T0_MS + DAY_MS, ['ed25519:a'], T0_MS, MINUTE_MS);
+    }
+    queries.push({ serverName: serverName(i), keyIds: i % 2 === 0 ? [] : ['ed25519:a'], minValidUntilTs: T0_MS });
+  }
+  return queries;
+}
+
+interface MonitoredCommand {
+  name: string;
+  args: string[];
+}
+
+/** Starts MONITOR and returns the commands that `client` sends from now on. */
+async function monitorClient(client: Redis): Promise<{ commands: MonitoredCommand[]; stop: () => Promise<unknown> }> {
+  const clientAddress = `127.0.0.1:${client.stream.localPort}`;
+  const monitor = await client.monitor();
+  opened.push(monitor);
+  const commands: MonitoredCommand[] = [];
+  monitor.on('monitor', (_time: string, args: string[], source: string) => {
+    if (source === clientAddress) commands.push({ name: args[0].toLowerCase(), args: args.slice(1) });
+  });
+  return { commands, stop: () => monitor.quit() };
+}
+
+async function until(condition: () => boolean, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+}
+
+describe('KeyStore.lookup of many origins', () => {
+  it(`answers ${ORIGIN_COUNT} origins correctly and in the order asked`, async () => {
+    const queries = await seed();
+    const results = await store.lookup(queries, T0_MS + 1);
+    expect(results).toHaveLength(ORIGIN_COUNT);
+    results.forEach((result, i) => {
+      if (i % 3 === 0) {
+        expect({ i, needFetch: result.needFetch, entries: result.entries }).toEqual({ i, needFetch: true, entries: [] });
+      } else {
+        expect({ i, needFetch: result.needFetch, entries: labelsOf(result.entries) }).toEqual({ i, needFetch: false, entries: [`origin-${i}`] });
+      }
+    });
+  });
+
+  it(`uses one round trip for ${ORIGIN_COUNT} origins: one socket write, ${ORIGIN_COUNT} script calls, nothing else`, async () => {
+    const queries = await seed();
+    await store.lookup(queries.slice(0, 2), T0_MS + 1); // the connection has loaded the script already
+    await redis.ping();
+
+    const { commands, stop } = await monitorClient(redis);
+    const write = jest.spyOn(redis.stream, 'write');
+    let socketWrites: number;
+    let results;
+    try {
+      results = await store.lookup(queries, T0_MS + 1);
+      socketWrites = write.mock.calls.length;
+    } finally {
+      write.mockRestore();
+    }
+    await redis.ping(); // MONITOR shows this after every command of the lookup
+    await until(() => commands.some((c) => c.name === 'ping'), 5000);
+    await stop();
+
+    expect(results.map((r) => r.entries.length)).toEqual(queries.map((_, i) => (i % 3 === 0 ? 0 : 1)));
+    expect(socketWrites).toBe(1);
+
+    const lookupCommands = commands.slice(0, commands.findIndex((c) => c.name === 'ping'));
+    expect(lookupCommands.map((c) => c.name)).toEqual(Array(ORIGIN_COUNT).fill('evalsha'));
+    // EVALSHA sha numkeys key ...: one per origin, in order.
+    expect(lookupCommands.map((c) => c.args[2])).toEqual(queries.map((q) => originRecordKey(PREFIX, q.serverName)));
+  });
+});

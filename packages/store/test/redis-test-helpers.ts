@@ -1,0 +1,52 @@
+/**
+ * Shared by the store's tests: the private test Redis (started by jest's global setup), a unique key
+ * prefix per test file, and cleanup of every key under that prefix.
+ */
+import { randomUUID } from 'node:crypto';
+import type Redis from 'ioredis';
+
+/** A fixed, explicit clock: tests drive `nowMs` themselves and never sleep for rate limits. */
+export const T0_MS = 1_700_000_000_000;
+export const SECOND_MS = 1000;
+export const MINUTE_MS = 60 * SECOND_MS;
+export const HOUR_MS = 60 * MINUTE_MS;
+export const DAY_MS = 24 * HOUR_MS;
+
+export function testRedisUrl(): string {
+  const url = process.env.NOTARY_TEST_REDIS_URL;
+  if (!url) throw new Error('NOTARY_TEST_REDIS_URL is not set: run the tests through jest (its global setup starts redis-server)');
+  return url;
+}
+
+export function uniquePrefix(): string {
+  return `test-${randomUUID()}`;
+}
+
+/** Deletes every key under `${prefix}:`; returns how many were deleted. */
+export async function deleteKeysUnder(redis: Redis, prefix: string): Promise<number> {
+  let cursor = '0';
+  let deleted = 0;
+  do {
+    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
+    cursor = next;
+    if (keys.length > 0) deleted += await redis.del(...keys);
+  } while (cursor !== '0');
+  return deleted;
+}
+
+/** Countersigned response bytes stand-in: JSON-ish, distinct per label, with bytes that are not UTF-8. */
+export function responseBytes(label: string): Buffer {
+  return Buffer.concat([Buffer.from(`{"server_keys_for":"${label}"}`), Buffer.from([0x00, 0xff, 0xc3, 0x28, 0x80])]);
+}
+
+/**
+ * Names the responses served, for readable failures: the label of each Buffer that is byte for byte
+ * what responseBytes(label) stored, or `unexpected bytes <hex>` for anything else.
+ */
+export function labelsOf(entries: readonly Buffer[]): string[] {
+  return entries.map((b) => {
+    const m = /^\{"server_keys_for":"([^"]*)"\}/.exec(b.toString('latin1'));
+    if (m && b.equals(responseBytes(m[1]))) return m[1];
+    return `unexpected bytes ${b.toString('hex')}`;
+  });
+}

@@ -1,0 +1,100 @@
+/**
+ * The worker role: consumes the refresh queue, fetching and storing origins' keys. `startWorker`
+ * returns a handle whose `stop()` waits for running jobs and closes every connection.
+ */
+import { Worker } from 'bullmq';
+import { createLogger, createRegistry, startMetricsListener, type Logger, type MetricsListener } from '@matrix-notary/common';
+import { FederationClient } from '@matrix-notary/federation';
+import {
+  bullPrefix,
+  createRedis,
+  FetchEventPublisher,
+  KeyStore,
+  REFRESH_QUEUE_NAME,
+  waitForRedis,
+  type RefreshJobData,
+} from '@matrix-notary/store';
+import type { Registry } from 'prom-client';
+import type { WorkerConfig } from './config';
+import { createWorkerMetrics } from './metrics';
+import { refreshOrigin, type Countersigner, type OriginFetcher } from './refresh-origin';
+
+export interface WorkerDeps {
+  signer: Countersigner;
+  logger?: Logger;
+  registry?: Registry;
+  /** Replaces the federation client (tests of policy); by default one is built from the config. */
+  fetcher?: OriginFetcher;
+}
+
+export interface WorkerHandle {
+  metricsPort?: number;
+  stop(): Promise<void>;
+}
+
+export async function startWorker(config: WorkerConfig, deps: WorkerDeps): Promise<WorkerHandle> {
+  const logger = deps.logger ?? createLogger({ role: 'worker', level: config.logLevel });
+  const registry = deps.registry ?? createRegistry('worker');
+  const redis = createRedis(config.redisUrl, { connectionName: `${config.redisPrefix}-worker` });
+  const bullRedis = createRedis(config.redisUrl, { blocking: true, connectionName: `${config.redisPrefix}-worker-queue` });
+  const closeRedis = () => Promise.all([redis, bullRedis].map((r) => r.quit().catch(() => r.disconnect())));
+  let metricsListener: MetricsListener | undefined;
+  let federation: FederationClient | undefined;
+  try {
+    await waitForRedis(redis, config.redisUrl);
+    const store = new KeyStore(redis, { prefix: config.redisPrefix });
+    const events = new FetchEventPublisher(redis, config.redisPrefix);
+    const metrics = createWorkerMetrics(registry);
+    if (!deps.fetcher) {
+      federation = new FederationClient({
+        allowPrivateAddresses: config.allowPrivateAddresses,
+        allowedAddresses: config.allowedAddresses,
+        connectTimeoutMs: config.originConnectTimeoutMs,
+        totalTimeoutMs: config.originTimeoutMs,
+        maxResponseBytes: config.maxOriginResponseBytes,
+        extraCaPem: config.federationCaPem,
+        dnsServers: config.dnsServers.length > 0 ? config.dnsServers : undefined,
+        logger,
+        registry,
+      });
+    }
+    const fetcher: OriginFetcher = deps.fetcher ?? (federation as FederationClient);
+    const policy = {
+      notaryServerName: config.serverName,
+      minIntervalMs: config.originMinIntervalMs,
+      maxBackoffMs: config.originMaxBackoffMs,
+      minKeyValidityMs: config.minKeyValidityMs,
+    };
+    const worker = new Worker<RefreshJobData>(
+      REFRESH_QUEUE_NAME,
+      async (job) =>
+        refreshOrigin(job.data.serverName, { store, events, fetcher, signer: deps.signer, policy, logger, metrics }, job.data.requestedAt),
+      { connection: bullRedis, prefix: bullPrefix(config.redisPrefix), concurrency: config.concurrency },
+    );
+    worker.on('failed', (job, err) => {
+      logger.error({ origin: job?.data.serverName, err: err.message }, 'refresh job failed unexpectedly');
+    });
+    worker.on('error', (err) => logger.error({ err: err.message }, 'refresh worker error'));
+    await worker.waitUntilReady();
+    if (!deps.registry) metricsListener = await startMetricsListener(registry, config.metricsPort, config.metricsBind);
+    logger.info({ concurrency: config.concurrency, metricsPort: metricsListener?.port }, 'worker consuming the refresh queue');
+
+    let stopped = false;
+    return {
+      metricsPort: metricsListener?.port,
+      async stop() {
+        if (stopped) return;
+        stopped = true;
+        await worker.close();
+        await metricsListener?.stop();
+        await federation?.close();
+        await closeRedis();
+      },
+    };
+  } catch (err) {
+    await metricsListener?.stop();
+    await federation?.close();
+    await closeRedis();
+    throw err;
+  }
+}
