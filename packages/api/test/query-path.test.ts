@@ -165,7 +165,7 @@ describe('DESIGN behaviours', () => {
     const o = await origin();
     await query(n, o.serverName);
     const started = Date.now();
-    const res = await query(n, o.serverName, [], o.validUntilTs + DAY_MS);
+    const res = await query(n, o.serverName, ['ed25519:a1'], o.validUntilTs + DAY_MS);
     expect(Date.now() - started).toBeLessThan(4000); // well under NOTARY_FETCH_WAIT_MS: it did not wait
     expect(o.fetches).toBe(1);
     expect(res.json.server_keys).toHaveLength(1);
@@ -227,12 +227,19 @@ describe('DESIGN behaviours', () => {
       ['a verify key is malformed', (o) => (o.override = () => o.sign({ ...o.unsignedResponse(), verify_keys: { 'ed25519:a1': { key: 'not base64!' } } })), 'malformed_verify_key'],
       ['no signature at all', (o) => (o.override = () => o.unsignedResponse()), 'no_valid_signature'],
       ['a signature by its key fails', (o) => (o.override = () => {
-        const signed = o.response() as any;
+        const signed = o.sign(o.unsignedResponse()) as any;
         signed.valid_until_ts += 1; // signed bytes no longer match
         return signed;
       }), 'bad_signature'],
       ['valid for less than an hour', (o) => (o.validUntilTs = Date.now() + HOUR_MS / 2), 'expires_too_soon'],
-      ['not canonical-JSON representable (a float)', (o) => (o.extraFields = { ratio: 0.5 }), 'not_canonical_json'],
+      ['not canonical-JSON representable (a float)', (o) => {
+        o.extraFields = { ratio: 1 };
+        o.rawBody = () => encodeCanonicalJson(o.response()).replace('"ratio":1', '"ratio":1.0');
+      }, 'not_canonical_json'],
+      ['not canonical-JSON representable (an integer beyond 2^53)', (o) => {
+        o.extraFields = { big: 1 };
+        o.rawBody = () => encodeCanonicalJson(o.response()).replace('"big":1', '"big":9007199254740993');
+      }, 'not_canonical_json'],
     ];
     test.each(cases)('%s', async (_name, spoil, reason) => {
       const n = await notary();

@@ -83,7 +83,7 @@ export async function startApiRole(env: Env): Promise<RoleHandle> {
   const config = readApiConfig(reader);
   checkServerName(reader, config.serverName);
   reader.done();
-  const signer = new RemoteSigner({ url: config.signerUrl, token: config.signerToken, timeoutMs: SIGNER_TIMEOUT_MS });
+  const signer = new RemoteSigner({ serverName: config.serverName, url: config.signerUrl, token: config.signerToken, timeoutMs: SIGNER_TIMEOUT_MS });
   const api = await startApi(config, { signer });
   return { port: api.port, stop: async () => { await api.stop(); await signer.close(); } };
 }
@@ -93,7 +93,7 @@ export async function startWorkerRole(env: Env): Promise<RoleHandle> {
   const config = readWorkerConfig(reader);
   checkServerName(reader, config.serverName);
   reader.done();
-  const signer = new RemoteSigner({ url: config.signerUrl, token: config.signerToken, timeoutMs: SIGNER_TIMEOUT_MS });
+  const signer = new RemoteSigner({ serverName: config.serverName, url: config.signerUrl, token: config.signerToken, timeoutMs: SIGNER_TIMEOUT_MS });
   const worker = await startWorker(config, { signer });
   return { stop: async () => { await worker.stop(); await signer.close(); } };
 }

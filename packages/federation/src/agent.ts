@@ -29,6 +29,7 @@ export interface GuardedAgentOptions {
 export class GuardedAgent extends https.Agent {
   private readonly policy: AddressPolicy;
   private readonly connectTimeoutMs: number;
+  private readonly maxSocketsTotal: number;
 
   constructor(opts: GuardedAgentOptions) {
     super({
@@ -45,6 +46,27 @@ export class GuardedAgent extends https.Agent {
     });
     this.policy = opts.policy;
     this.connectTimeoutMs = opts.connectTimeoutMs;
+    this.maxSocketsTotal = opts.maxSocketsTotal;
+  }
+
+  /**
+   * At the total cap, closes one idle connection of another origin. Node's agent counts idle
+   * keep-alive sockets against maxTotalSockets and would otherwise make a request to a new origin
+   * wait until one of them times out.
+   */
+  makeRoomFor(request: https.RequestOptions): void {
+    let total = 0;
+    for (const list of [...Object.values(this.sockets), ...Object.values(this.freeSockets)]) total += list?.length ?? 0;
+    if (total < this.maxSocketsTotal) return;
+    const name = this.getName({ ...request, ...this.options });
+    if ((this.freeSockets[name]?.length ?? 0) > 0) return; // this origin's own idle socket will be reused
+    for (const list of Object.values(this.freeSockets)) {
+      const idle = list?.[0];
+      if (idle) {
+        idle.destroy();
+        return;
+      }
+    }
   }
 
   override createConnection(

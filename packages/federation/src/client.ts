@@ -130,8 +130,10 @@ export class FederationClient {
     }
   }
 
+  /** Closes pooled connections and cancels DNS queries; fetches still running fail. */
   async close(): Promise<void> {
     this.agent.destroy();
+    this.resolver.close();
   }
 
   private async fetchFromTargets(serverName: string, targets: OriginTarget[], deadline: Deadline): Promise<FetchedServerKeys> {

@@ -24,6 +24,8 @@ export interface NameResolver {
   resolveHost(host: string): Promise<ResolvedAddress[]>;
   /** The SRV records of `name`; [] when it has none. */
   resolveSrv(name: string): Promise<SrvRecord[]>;
+  /** Cancels queries still running (they reject with ECANCELLED). */
+  close(): void;
 }
 
 export interface NameResolverOptions {
@@ -70,6 +72,10 @@ class CachingNameResolver implements NameResolver {
     private readonly viaCustomServers: boolean,
     private readonly now: () => number,
   ) {}
+
+  close(): void {
+    this.resolver.cancel();
+  }
 
   resolveHost(host: string): Promise<ResolvedAddress[]> {
     if (!this.viaCustomServers) return this.systemLookup(host);

@@ -75,7 +75,7 @@ const CONNECTION_CODES: ReadonlySet<string> = new Set([
   'EADDRNOTAVAIL',
 ]);
 
-const DNS_CODES: ReadonlySet<string> = new Set(['ENOTFOUND', 'EAI_AGAIN', 'ENODATA', 'ESERVFAIL', 'ETIMEOUT', 'EREFUSED']);
+const DNS_CODES: ReadonlySet<string> = new Set(['ENOTFOUND', 'EAI_AGAIN', 'ENODATA', 'ESERVFAIL', 'ETIMEOUT', 'EREFUSED', 'ECANCELLED']);
 
 /** Maps whatever Node threw while talking to an origin onto an OriginFetchError. */
 export function toOriginFetchError(err: unknown, context: string): OriginFetchError {

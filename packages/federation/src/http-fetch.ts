@@ -4,6 +4,7 @@ import https from 'node:https';
 import { isIP } from 'node:net';
 import tls, { type PeerCertificate } from 'node:tls';
 import { isForbiddenAddress, type AddressPolicy } from './address-filter';
+import type { GuardedAgent } from './agent';
 import type { Deadline } from './deadline';
 import { OriginFetchError, toOriginFetchError } from './errors';
 
@@ -32,7 +33,7 @@ export interface OriginResponse {
 
 const USER_AGENT = 'matrix-notary';
 
-export function httpsGet(agent: https.Agent, policy: AddressPolicy, r: OriginRequest): Promise<OriginResponse> {
+export function httpsGet(agent: GuardedAgent, policy: AddressPolicy, r: OriginRequest): Promise<OriginResponse> {
   const where = `https://${r.hostHeader}${r.path} (via ${isIP(r.connectHost) === 6 ? `[${r.connectHost}]` : r.connectHost}:${r.port})`;
   // An IP literal skips the lookup, so it is judged here before any packet is sent.
   if (isIP(r.connectHost) !== 0 && isForbiddenAddress(r.connectHost, policy)) {
@@ -50,7 +51,7 @@ export function httpsGet(agent: https.Agent, policy: AddressPolicy, r: OriginReq
       if (err === undefined) resolve(value!);
       else reject(toOriginFetchError(err, where));
     };
-    const req = https.request({
+    const options: https.RequestOptions = {
       agent,
       host: r.connectHost,
       port: r.port,
@@ -60,7 +61,9 @@ export function httpsGet(agent: https.Agent, policy: AddressPolicy, r: OriginReq
       servername: isIP(r.certName) === 0 ? r.certName : '',
       checkServerIdentity: (_host: string, cert: PeerCertificate) => tls.checkServerIdentity(r.certName, cert),
       headers: { Host: r.hostHeader, Accept: 'application/json', 'User-Agent': USER_AGENT },
-    });
+    };
+    agent.makeRoomFor(options);
+    const req = https.request(options);
     // Settle first, then destroy: once a response has started, Node reports a destroyed request
     // as a generic "aborted" on the response, which would hide the real reason.
     const fail = (err: Error): void => {

@@ -49,3 +49,8 @@ export { originFetchSettingsFromEnv, OriginSettingsError, type OriginFetchSettin
 export { httpRequest, HttpRequestError, type HttpRequestFn, type HttpRequestOptions, type HttpResponse } from './http-request';
 export { formatEventVerification, formatVerificationReport } from './report';
 export { serverNameOfUserId, serverNameOfIdentifier } from './identifiers';
+export {
+  createFederationOriginKeySource,
+  createFederationOriginKeySourceFromEnv,
+  type FederationOriginKeySource,
+} from './federation-origin';

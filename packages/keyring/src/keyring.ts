@@ -7,7 +7,7 @@ import { cryptoReady, type JsonObject } from '@matrix-notary/protocol';
 import { checkContentHash, type ContentHashCheck } from './content-hash';
 import { eventIdOf } from './event-id';
 import { checkEventShape } from './event-shape';
-import { checkEventSignatures, keyNeedsOf, type ServerCheck, type Verdict } from './event-signatures';
+import { checkEventSignatures, combineVerdicts, keyNeedsOf, type ServerCheck, type Verdict } from './event-signatures';
 import { MemoryKeyCache, type KeyCache } from './key-cache';
 import type { KeySource, KeySourceFailure } from './key-source';
 import { keyValidityBound } from './key-validity';
@@ -136,11 +136,7 @@ export class Keyring {
       };
     });
 
-    const verdict: Verdict = results.some((r) => r.verdict === 'invalid')
-      ? 'invalid'
-      : results.some((r) => r.verdict === 'undecided')
-        ? 'undecided'
-        : 'valid';
+    const verdict = combineVerdicts(results.map((r) => r.verdict));
     return { roomVersion: rules.id, verdict, events: results, keySourceFailures, checkedAtMs: nowMs };
   }
 

@@ -73,6 +73,9 @@ export function formatVerificationReport(report: VerificationReport, options: { 
     `${report.events.length} event(s) in room version ${report.roomVersion}:`,
     `${count('valid')} valid, ${count('invalid')} invalid, ${count('undecided')} undecided`,
   ].join(' ');
-  const failureLines = report.keySourceFailures.map((f) => `  ${f.source}${f.serverName ? ` (${f.serverName})` : ''}: ${f.message}`);
+  // Origin sources already carry the server in their name (`origin example.org`).
+  const failureLines = report.keySourceFailures.map(
+    (f) => `  ${f.source}${f.serverName && !f.source.endsWith(f.serverName) ? ` (${f.serverName})` : ''}: ${f.message}`,
+  );
   return [...blocks, ...(failureLines.length > 0 ? ['key source problems:', ...failureLines] : []), summary].join('\n') + '\n';
 }

@@ -5,7 +5,7 @@
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { canonicalJsonBytes, encodeBase64, signDetached, signJson, signedBytes, type JsonObject } from '@matrix-notary/protocol';
+import { canonicalJsonBytes, encodeBase64, signDetached, signedBytes, type JsonObject } from '@matrix-notary/protocol';
 import { keyResponse, type TestKey } from './helpers';
 
 export interface FakeNotaryOptions {
@@ -15,7 +15,7 @@ export interface FakeNotaryOptions {
   origins: Map<string, JsonObject[]>;
   /** Countersign query answers with this key instead of `key` (a notary whose signature is bad). */
   countersignWith?: TestKey;
-  /** Change each served origin response after countersigning it... or before (breaking the origin's self-signature). */
+  /** Changes each origin response before countersigning it (a notary that alters what origins said). */
   tamper?: (response: JsonObject) => JsonObject;
   validUntilTs?: number;
 }
@@ -76,8 +76,3 @@ export async function startFakeNotary(options: FakeNotaryOptions): Promise<FakeN
   };
 }
 
-/** Re-signs an origin response by its own server with `key` after changing it (for tamper tests). */
-export function resign(response: JsonObject, serverName: string, key: TestKey): JsonObject {
-  const { signatures: _s, ...rest } = response;
-  return signJson(rest, serverName, key.keyId, key.secretKey);
-}

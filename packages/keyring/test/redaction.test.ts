@@ -96,7 +96,7 @@ describe('redaction algorithm', () => {
   });
 
   it('keeps content.redacts of m.room.redaction from v11 on, never the top-level redacts', () => {
-    const e = { ...stateEvent('m.room.redaction', { redacts: '$x', reason: 'spam' }), redacts: '$x' };
+    const e: JsonObject = { ...stateEvent('m.room.redaction', { redacts: '$x', reason: 'spam' }), redacts: '$x' };
     delete e.state_key;
     expect(redact(e, '10').content).toEqual({});
     expect(redact(e, '10')).not.toHaveProperty('redacts');

@@ -2,7 +2,7 @@
  * Parsing JSON that must survive a round trip through canonical JSON unchanged. JSON.parse silently
  * turns `1.0` into 1, rounds 2^60 and keeps only the last of duplicate keys; each would make a
  * signature checked over re-encoded bytes differ from what the sender signed, so such input is
- * refused here before it is parsed.
+ * refused here, before anything is built on it.
  */
 import { CanonicalJsonError, MAX_JSON_DEPTH, MAX_SAFE_JSON_INTEGER, type JsonValue } from './canonical-json';
 

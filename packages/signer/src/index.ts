@@ -1,1 +1,10 @@
-export {};
+export * from './errors';
+export * from './logger';
+export * from './notary-signer';
+export * from './key-file';
+export * from './old-keys';
+export * from './local-signer';
+export * from './load';
+export * from './wire';
+export * from './server';
+export * from './remote-signer';

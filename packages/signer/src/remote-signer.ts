@@ -155,13 +155,17 @@ export class RemoteSigner implements NotarySigner {
     try {
       return await this.#send(method, path, body);
     } catch (err) {
-      if (err instanceof StaleSocketError) return this.#send(method, path, body).catch((e: unknown) => this.#unwrap(e));
+      if (!(err instanceof StaleSocketError)) throw err;
+    }
+    try {
+      return await this.#send(method, path, body);
+    } catch (err) {
       throw this.#unwrap(err);
     }
   }
 
   #unwrap(err: unknown): Error {
-    if (err instanceof StaleSocketError) return this.#unreachable(err.cause);
+    if (err instanceof StaleSocketError) return this.#unreachable(err.socketError);
     return err instanceof Error ? err : new Error(String(err));
   }
 
@@ -231,7 +235,7 @@ export class RemoteSigner implements NotarySigner {
 
 /** Internal: a request failed on a reused socket and may be sent again. */
 class StaleSocketError extends Error {
-  constructor(readonly cause: unknown) {
+  constructor(readonly socketError: unknown) {
     super('stale keep-alive socket');
   }
 }

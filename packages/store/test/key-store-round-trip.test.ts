@@ -23,6 +23,9 @@ beforeAll(() => {
 afterAll(async () => {
   await deleteKeysUnder(redis, PREFIX);
   await Promise.all(opened.map((conn) => (conn.status === 'end' ? undefined : conn.quit())));
+  console.log(opened.map((c) => c.status));
+  await new Promise((r) => setTimeout(r, 200));
+  console.log((process as any)._getActiveHandles().map((h: any) => h.constructor.name + ' ' + (h.remotePort ?? '') + ' ' + (h._idleTimeout ?? '')));
 });
 
 function serverName(i: number): string {

@@ -1,3 +1,5 @@
 export * from './tls';
 export * from './dns-server';
 export * from './https-origin';
+export * from './origin';
+export * from './redis';

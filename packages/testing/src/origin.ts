@@ -51,6 +51,8 @@ export class FakeOrigin {
   extraFields: Record<string, unknown> = {};
   /** When set, replaces the whole response object (signed as given, or not at all). */
   override?: () => unknown;
+  /** When set, the exact body text served (for JSON that canonical JSON cannot express). */
+  rawBody?: () => string;
   /** The server_name to claim; defaults to the real one. */
   claimedName?: string;
 
@@ -91,7 +93,7 @@ export class FakeOrigin {
           res.writeHead(200, { 'content-type': 'application/json' }).end('<html>this is not JSON</html>');
           return;
         default: {
-          const body = canonicalJsonBytes(this.response());
+          const body = this.rawBody ? Buffer.from(this.rawBody()) : canonicalJsonBytes(this.response());
           res.writeHead(200, { 'content-type': 'application/json', 'content-length': body.length }).end(body);
         }
       }
