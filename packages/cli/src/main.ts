@@ -3,7 +3,7 @@
  * message saying what is wrong and how to fix it, and a non-zero exit code.
  */
 import { ConfigError } from '@matrix-notary/common';
-import { generateSigningKeyFile, KeyFileError, writeSigningKeyFile, parseSigningKeyFile } from '@matrix-notary/signer';
+import { generateSigningKeyFile, KeyFileError, parseSigningKeyFile, SignerUnavailableError, writeSigningKeyFile } from '@matrix-notary/signer';
 import { EmbeddedRedisUnavailable } from './embedded-redis';
 import { startAll, startApiRole, startSignerRole, startWorkerRole, type RoleHandle } from './roles';
 import { runVerifyEvent } from './verify-event';
@@ -34,7 +34,7 @@ const ROLES: Record<string, (env: NodeJS.ProcessEnv) => Promise<RoleHandle>> = {
 /** The one line a person needs for a start-up failure we can explain, or undefined. */
 function explain(err: unknown): string | undefined {
   if (err instanceof ConfigError) return err.message;
-  if (err instanceof EmbeddedRedisUnavailable || err instanceof KeyFileError) return err.message;
+  if (err instanceof EmbeddedRedisUnavailable || err instanceof KeyFileError || err instanceof SignerUnavailableError) return err.message;
   const e = err as NodeJS.ErrnoException & { address?: string; port?: number };
   if (e?.code === 'EADDRINUSE') {
     return `port ${e.port} on ${e.address} is already in use: stop what uses it or choose another port (NOTARY_PORT, NOTARY_METRICS_PORT, NOTARY_SIGNER_PORT)`;

@@ -146,6 +146,7 @@ export async function startAll(env: Env, opts: AllOptions = {}): Promise<RoleHan
     reader.done();
 
     if (!fs.existsSync(signerConfig.signingKeyFile)) {
+      fs.mkdirSync(path.dirname(path.resolve(signerConfig.signingKeyFile)), { recursive: true, mode: 0o700 });
       const { keyId } = await createSigningKeyFile(signerConfig.signingKeyFile);
       logger.info({ file: signerConfig.signingKeyFile, keyId }, 'created a new signing key');
     }

@@ -78,8 +78,9 @@ function encode(value: unknown, depth: number): string {
       if (Array.isArray(value)) {
         return '[' + value.map((v) => encode(v, depth + 1)).join(',') + ']';
       }
+      // A plain object has Object.prototype (of whichever realm made it) or null as its prototype.
       const proto = Object.getPrototypeOf(value);
-      if (proto !== Object.prototype && proto !== null) {
+      if (proto !== null && Object.getPrototypeOf(proto) !== null) {
         throw new CanonicalJsonError('only plain objects, arrays, strings, integers, booleans and null are JSON');
       }
       const keys = Object.keys(value).sort(compareCodePoints);

@@ -44,9 +44,11 @@ export function signDetached(message: Uint8Array, secretKey: Uint8Array): Uint8A
 }
 
 export function verifyDetached(signature: Uint8Array, message: Uint8Array, publicKey: Uint8Array): boolean {
+  // Not loaded is a programming error, not a bad signature: it must not read as "invalid".
+  const sodiumLib = lib();
   if (signature.length !== ED25519_SIGNATURE_BYTES || publicKey.length !== ED25519_PUBLIC_KEY_BYTES) return false;
   try {
-    return lib().crypto_sign_verify_detached(signature, message, publicKey);
+    return sodiumLib.crypto_sign_verify_detached(signature, message, publicKey);
   } catch {
     return false;
   }

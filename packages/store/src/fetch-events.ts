@@ -36,12 +36,14 @@ export class FetchWaiter {
     const channel = fetchEventsChannel(prefix);
     this.subscriber.on('message', (ch: string, message: string) => {
       if (ch !== channel) return;
-      let event: FetchEvent;
+      let event: FetchEvent | null;
       try {
-        event = JSON.parse(message) as FetchEvent;
+        event = JSON.parse(message) as FetchEvent | null;
       } catch {
         return;
       }
+      // Not a fetch event (`null` would throw here, inside ioredis's socket handler): ignore it.
+      if (typeof event?.s !== 'string') return;
       const set = this.waiters.get(event.s);
       if (!set) return;
       this.waiters.delete(event.s);

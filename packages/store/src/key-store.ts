@@ -79,8 +79,13 @@ export class KeyStore {
     });
   }
 
-  /** `requestedAtMs`: when the fetch was asked for (defaults to now: never superseded). */
-  async claimFetch(serverName: string, nowMs: number, minIntervalMs: number, requestedAtMs = nowMs + 1): Promise<FetchClaim> {
+  /** `requestedAtMs`: when the fetch was asked for; without it, the claim is never superseded. */
+  async claimFetch(
+    serverName: string,
+    nowMs: number,
+    minIntervalMs: number,
+    requestedAtMs = Number.MAX_SAFE_INTEGER,
+  ): Promise<FetchClaim> {
     const [verdict, waitMs] = await this.redis.notaryClaimFetch(
       this.key(serverName),
       nowMs,

@@ -34,6 +34,12 @@ async function failManyTimes(serverName: string, count: number, intervalMs: numb
   await Promise.all(Array.from({ length: count }, () => store.recordFailure(serverName, T0_MS, intervalMs, maxBackoffMs)));
 }
 
+const ALLOWED = { allowed: true, superseded: false, waitMs: 0 };
+
+function refused(waitMs: number) {
+  return { allowed: false, superseded: false, waitMs };
+}
+
 function pttl(serverName: string): Promise<number> {
   return redis.pttl(originRecordKey(PREFIX, serverName));
 }
@@ -43,10 +49,10 @@ describe('KeyStore.claimFetch: at most one fetch per origin per interval', () =>
 
   it('allows the first claim, then refuses until the interval has passed', async () => {
     const server = freshServer();
-    expect(await store.claimFetch(server, T0_MS, INTERVAL_MS)).toEqual({ allowed: true, waitMs: 0 });
-    expect(await store.claimFetch(server, T0_MS, INTERVAL_MS)).toEqual({ allowed: false, waitMs: INTERVAL_MS });
-    expect(await store.claimFetch(server, T0_MS + INTERVAL_MS - 1, INTERVAL_MS)).toEqual({ allowed: false, waitMs: 1 });
-    expect(await store.claimFetch(server, T0_MS + INTERVAL_MS, INTERVAL_MS)).toEqual({ allowed: true, waitMs: 0 });
+    expect(await store.claimFetch(server, T0_MS, INTERVAL_MS)).toEqual(ALLOWED);
+    expect(await store.claimFetch(server, T0_MS, INTERVAL_MS)).toEqual(refused(INTERVAL_MS));
+    expect(await store.claimFetch(server, T0_MS + INTERVAL_MS - 1, INTERVAL_MS)).toEqual(refused(1));
+    expect(await store.claimFetch(server, T0_MS + INTERVAL_MS, INTERVAL_MS)).toEqual(ALLOWED);
     expect((await store.claimFetch(server, T0_MS + INTERVAL_MS, INTERVAL_MS)).allowed).toBe(false);
   });
 
@@ -62,9 +68,21 @@ describe('KeyStore.claimFetch: at most one fetch per origin per interval', () =>
     expect((await store.claimFetch(b, T0_MS, INTERVAL_MS)).allowed).toBe(true);
   });
 
+  it('reports a claim as superseded when a fetch ended (stored or failed) after it was asked for', async () => {
+    const stored = freshServer();
+    await store.storeResponse(stored, responseBytes('fresh'), T0_MS + DAY_MS, ['ed25519:a'], T0_MS, 0);
+    expect(await store.claimFetch(stored, T0_MS + HOUR_MS, INTERVAL_MS, T0_MS - 1)).toEqual({ allowed: false, superseded: true, waitMs: 0 });
+    expect(await store.claimFetch(stored, T0_MS + HOUR_MS, INTERVAL_MS, T0_MS + 1)).toEqual(ALLOWED);
+
+    const failed = freshServer();
+    await store.recordFailure(failed, T0_MS, 0, HOUR_MS);
+    expect((await store.claimFetch(failed, T0_MS, INTERVAL_MS, T0_MS)).superseded).toBe(true);
+    expect(await store.claimFetch(failed, T0_MS, INTERVAL_MS, T0_MS + 1)).toEqual(ALLOWED);
+  });
+
   it('always allows a claim when the interval is 0', async () => {
     const server = freshServer();
-    for (let i = 0; i < 5; i++) expect(await store.claimFetch(server, T0_MS, 0)).toEqual({ allowed: true, waitMs: 0 });
+    for (let i = 0; i < 5; i++) expect(await store.claimFetch(server, T0_MS, 0)).toEqual(ALLOWED);
     expect(await store.recordFailure(server, T0_MS, 0, HOUR_MS)).toEqual({ failures: 1, waitMs: 0 });
     expect((await store.claimFetch(server, T0_MS, 0)).allowed).toBe(true);
   });
@@ -83,7 +101,7 @@ describe('KeyStore.recordFailure: doubling backoff', () => {
       const { failures, waitMs } = await store.recordFailure(server, now, INTERVAL_MS, MAX_BACKOFF_MS);
       expect(failures).toBe(n);
       expect(waitMs).toBe(Math.min(INTERVAL_MS * 2 ** n, MAX_BACKOFF_MS));
-      expect(await store.claimFetch(server, now + waitMs - 1, INTERVAL_MS)).toEqual({ allowed: false, waitMs: 1 });
+      expect(await store.claimFetch(server, now + waitMs - 1, INTERVAL_MS)).toEqual(refused(1));
       waits.push(waitMs);
       now += waitMs;
     }
@@ -110,7 +128,7 @@ describe('KeyStore.recordFailure: doubling backoff', () => {
     const { failures, waitMs } = await store.recordFailure(server, T0_MS, INTERVAL_MS, MAX_BACKOFF_MS);
     expect(failures).toBe(1101);
     expect(waitMs).toBe(MAX_BACKOFF_MS);
-    expect(await store.claimFetch(server, T0_MS + MAX_BACKOFF_MS - 1, INTERVAL_MS)).toEqual({ allowed: false, waitMs: 1 });
+    expect(await store.claimFetch(server, T0_MS + MAX_BACKOFF_MS - 1, INTERVAL_MS)).toEqual(refused(1));
     expect((await store.claimFetch(server, T0_MS + MAX_BACKOFF_MS, INTERVAL_MS)).allowed).toBe(true);
   });
 
@@ -118,7 +136,7 @@ describe('KeyStore.recordFailure: doubling backoff', () => {
     const server = freshServer();
     await failManyTimes(server, 1100, 0, MAX_BACKOFF_MS); // 0 × 2^1100 must not become NaN
     expect(await store.recordFailure(server, T0_MS, 0, MAX_BACKOFF_MS)).toEqual({ failures: 1101, waitMs: 0 });
-    expect(await store.claimFetch(server, T0_MS, 0)).toEqual({ allowed: true, waitMs: 0 });
+    expect(await store.claimFetch(server, T0_MS, 0)).toEqual(ALLOWED);
   });
 });
 

@@ -5,6 +5,7 @@
 import { Worker } from 'bullmq';
 import { createLogger, createRegistry, startMetricsListener, type Logger, type MetricsListener } from '@matrix-notary/common';
 import { FederationClient } from '@matrix-notary/federation';
+import { cryptoReady } from '@matrix-notary/protocol';
 import {
   bullPrefix,
   createRedis,
@@ -41,6 +42,7 @@ export async function startWorker(config: WorkerConfig, deps: WorkerDeps): Promi
   let metricsListener: MetricsListener | undefined;
   let federation: FederationClient | undefined;
   try {
+    await cryptoReady(); // origin signatures are checked here, before the signer sees them
     await waitForRedis(redis, config.redisUrl);
     const store = new KeyStore(redis, { prefix: config.redisPrefix });
     const events = new FetchEventPublisher(redis, config.redisPrefix);
