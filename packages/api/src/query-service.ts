@@ -57,7 +57,8 @@ export class QueryService {
       }
     }
 
-    const results = await deps.store.lookup(remote, this.now());
+    const lookedUpAt = this.now();
+    const results = await deps.store.lookup(remote, lookedUpAt);
     const toFetch: number[] = [];
     const toRefresh: string[] = [];
     results.forEach((r, j) => {
@@ -67,9 +68,9 @@ export class QueryService {
       deps.metrics.servers.inc({ result: r.needFetch ? (r.mayFetch ? 'fetch' : 'stale') : 'hit' });
     });
 
-    if (toRefresh.length > 0) this.requestInBackground(toRefresh);
+    if (toRefresh.length > 0) this.requestInBackground(toRefresh, lookedUpAt);
     if (toFetch.length > 0) {
-      const fetched = await this.fetchAndWait(toFetch.map((j) => remote[j]));
+      const fetched = await this.fetchAndWait(toFetch.map((j) => remote[j]), lookedUpAt);
       fetched.forEach((r, k) => {
         entries[remoteIndex[toFetch[k]]] = r.entries;
       });
@@ -77,14 +78,14 @@ export class QueryService {
     return assembleResponse(entries.flat());
   }
 
-  private requestInBackground(serverNames: string[]): void {
-    this.deps.queue.request(serverNames, 'refresh').then(
+  private requestInBackground(serverNames: string[], requestedAt: number): void {
+    this.deps.queue.request(serverNames, 'refresh', requestedAt).then(
       (accepted) => this.deps.metrics.refreshRequests.inc({ reason: 'refresh' }, accepted.length),
       (err: Error) => this.deps.logger.warn({ err: err.message }, 'could not queue background key refreshes'),
     );
   }
 
-  private async fetchAndWait(queries: ServerKeyQuery[]) {
+  private async fetchAndWait(queries: ServerKeyQuery[], requestedAt: number) {
     const { deps } = this;
     const names = queries.map((q) => q.serverName);
     const admitted = await deps.queue.admit(names);
@@ -96,7 +97,7 @@ export class QueryService {
       // Wait registration happens before the jobs are added, so a fast fetch cannot be missed.
       const waiting = deps.waiter.waitFor(admitted, deps.fetchWaitMs);
       try {
-        await deps.queue.add(admitted, 'miss');
+        await deps.queue.add(admitted, 'miss', requestedAt);
         deps.metrics.refreshRequests.inc({ reason: 'miss' }, admitted.length);
       } catch (err) {
         deps.logger.warn({ err: (err as Error).message }, 'could not queue key fetches: serving stored keys');

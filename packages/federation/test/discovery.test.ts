@@ -1,5 +1,5 @@
 /**
- * One test per row of DISCOVERY.md: real DNS (a test server as NOTARY_DNS_SERVERS), real HTTPS
+ * One test per row of the README's discovery table: real DNS (a test server as NOTARY_DNS_SERVERS), real HTTPS
  * origins on 127.0.0.x with certificates from a test CA, the address filter on with only the test
  * origins' addresses allowed.
  */
@@ -36,7 +36,7 @@ function wellKnownServer(address: string, name: string, handler = serveJson('{}'
   return h.origin(address, 443, { dns: [name] }, handler);
 }
 
-describe('server discovery (one test per row of DISCOVERY.md)', () => {
+describe('server discovery (one test per row of the README discovery table)', () => {
   itFixedPorts('1. IPv4 literal without port: that address, port 8448, Host = the name, no SNI, certificate for the IP', async () => {
     const origin = await h.origin('127.0.0.21', 8448, { ips: ['127.0.0.21'] }, serveJson(keysBody('127.0.0.21', 'r1')));
     const res = await h.client().fetchServerKeys('127.0.0.21');

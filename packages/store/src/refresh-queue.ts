@@ -48,10 +48,13 @@ export class RefreshQueue {
     return serverNames.slice(0, Math.max(0, this.opts.maxWaitingJobs - waiting));
   }
 
-  /** Queues a fetch of each origin (no-op for one already queued or running). */
-  async add(serverNames: readonly string[], reason: RefreshReason): Promise<void> {
+  /**
+   * Queues a fetch of each origin (no-op for one already queued or running). `requestedAt` is
+   * when the caller saw the need, before it looked up the store: a fetch that ended after that
+   * already answers it, so a job added just after another one finished fetches nothing.
+   */
+  async add(serverNames: readonly string[], reason: RefreshReason, requestedAt: number): Promise<void> {
     if (serverNames.length === 0) return;
-    const requestedAt = Date.now();
     await this.queue.addBulk(
       serverNames.map((serverName) => ({
         name: reason,
@@ -62,9 +65,9 @@ export class RefreshQueue {
   }
 
   /** admit then add: returns the origins actually queued. */
-  async request(serverNames: readonly string[], reason: RefreshReason): Promise<string[]> {
+  async request(serverNames: readonly string[], reason: RefreshReason, requestedAt: number): Promise<string[]> {
     const admitted = await this.admit(serverNames);
-    await this.add(admitted, reason);
+    await this.add(admitted, reason, requestedAt);
     return admitted;
   }
 

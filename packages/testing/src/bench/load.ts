@@ -23,6 +23,9 @@ export interface RunResult {
   name: string;
   round: number;
   durationS: number;
+  /** When the run started and ended, in µs of the monotonic clock V8's profiles use too. */
+  startUs: number;
+  endUs: number;
   requests: number;
   requestsPerS: number;
   latencyMs: { p50: number; p90: number; p99: number; max: number };
@@ -122,7 +125,8 @@ export async function runLoad(target: Target, opts: LoadOptions, round: number):
   }).finally(() => {
     current = undefined;
   });
-  const wallS = Number(process.hrtime.bigint() - startedNs) / 1e9;
+  const endedNs = process.hrtime.bigint();
+  const wallS = Number(endedNs - startedNs) / 1e9;
   const after = cpuSnapshot(target.processes);
   const cpuS: Record<string, number> = {};
   for (const label of Object.keys(after)) {
@@ -136,6 +140,8 @@ export async function runLoad(target: Target, opts: LoadOptions, round: number):
     name: target.name,
     round,
     durationS,
+    startUs: Number(startedNs / 1000n),
+    endUs: Number(endedNs / 1000n),
     requests,
     requestsPerS: requests / durationS,
     latencyMs: {

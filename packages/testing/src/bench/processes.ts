@@ -9,6 +9,7 @@ import http from 'node:http';
 import net from 'node:net';
 import path from 'node:path';
 import type { Cleanup } from './cleanup';
+import { BenchFailure } from './errors';
 
 const START_TIMEOUT_MS = 30_000;
 const STOP_GRACE_MS = 10_000;
@@ -57,7 +58,7 @@ export async function stopChild(child: ChildProcess, graceMs = STOP_GRACE_MS): P
 function spawnFailure(child: ChildProcess, what: string, hint: string): Promise<never> {
   return new Promise((_resolve, reject) => {
     child.once('error', (err: NodeJS.ErrnoException) => {
-      reject(new Error(err.code === 'ENOENT' ? `${what} could not be started: ${hint}` : `${what} could not be started: ${err.message}`));
+      reject(new BenchFailure(err.code === 'ENOENT' ? `${what} could not be started: ${hint}` : `${what} could not be started: ${err.message}`));
     });
   });
 }
@@ -101,8 +102,8 @@ export async function startRedis(dir: string, cleanup: Cleanup): Promise<RedisCh
   const ready = (async () => {
     const deadline = Date.now() + START_TIMEOUT_MS;
     while (!(await redisPing(port))) {
-      if (exited(child)) throw new Error(`redis-server exited at start:\n${tail}`);
-      if (Date.now() > deadline) throw new Error(`redis-server did not answer PING on port ${port} within ${START_TIMEOUT_MS} ms`);
+      if (exited(child)) throw new BenchFailure(`redis-server exited at start:\n${tail}`);
+      if (Date.now() > deadline) throw new BenchFailure(`redis-server did not answer PING on port ${port} within ${START_TIMEOUT_MS} ms`);
       await sleep(50);
     }
   })();
@@ -159,7 +160,7 @@ export async function startNotary(opts: NotaryOptions, cleanup: Cleanup): Promis
     NOTARY_LOG_LEVEL: 'warn',
   });
   const bin = path.join(opts.repoRoot, 'packages/cli/bin/matrix-notary.js');
-  if (!fs.existsSync(bin)) throw new Error(`${bin} is missing: run the benchmark from the repository root with \`npm run bench\``);
+  if (!fs.existsSync(bin)) throw new BenchFailure(`${bin} is missing: run the benchmark from the repository root with \`npm run bench\``);
   const child = spawn(process.execPath, [...(opts.nodeArgs ?? []), bin, 'all'], {
     cwd: opts.tmpDir,
     env,
@@ -174,8 +175,8 @@ export async function startNotary(opts: NotaryOptions, cleanup: Cleanup): Promis
   const ready = (async () => {
     const deadline = Date.now() + START_TIMEOUT_MS;
     while ((await httpStatus(port, '/_notary/health/ready')) !== 200) {
-      if (exited(child)) throw new Error(`the notary exited at start (code ${child.exitCode}, signal ${child.signalCode}):\n${tail}`);
-      if (Date.now() > deadline) throw new Error(`the notary was not ready on port ${port} within ${START_TIMEOUT_MS} ms:\n${tail}`);
+      if (exited(child)) throw new BenchFailure(`the notary exited at start (code ${child.exitCode}, signal ${child.signalCode}):\n${tail}`);
+      if (Date.now() > deadline) throw new BenchFailure(`the notary was not ready on port ${port} within ${START_TIMEOUT_MS} ms:\n${tail}`);
       await sleep(100);
     }
   })();
@@ -207,11 +208,11 @@ export async function startBaseline(bodyFile: string, cleanup: Cleanup, nodeArgs
       child.stdout?.off('data', onData);
       const port = Number((JSON.parse(line.slice(0, nl)) as { port?: unknown }).port);
       if (Number.isInteger(port) && port > 0) resolve(port);
-      else reject(new Error(`the baseline server said ${JSON.stringify(line.slice(0, nl))} instead of its port`));
+      else reject(new BenchFailure(`the baseline server said ${JSON.stringify(line.slice(0, nl))} instead of its port`));
     };
     child.stdout?.on('data', onData);
-    child.once('exit', (code, signal) => reject(new Error(`the baseline server exited at start (code ${code}, signal ${signal}):\n${tail}`)));
-    setTimeout(() => reject(new Error(`the baseline server did not report its port within ${START_TIMEOUT_MS} ms`)), START_TIMEOUT_MS).unref();
+    child.once('exit', (code, signal) => reject(new BenchFailure(`the baseline server exited at start (code ${code}, signal ${signal}):\n${tail}`)));
+    setTimeout(() => reject(new BenchFailure(`the baseline server did not report its port within ${START_TIMEOUT_MS} ms`)), START_TIMEOUT_MS).unref();
   });
   const port = await Promise.race([ready, failed]);
   return { port, child };

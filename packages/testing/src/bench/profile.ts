@@ -1,7 +1,8 @@
 /**
- * A short summary of a V8 .cpuprofile (from `node --cpu-prof`): where the notary's CPU time went,
- * by function (self time) and by package, so a reader sees what dominates without opening
- * DevTools. Idle time is left out of the shares.
+ * A short summary of a V8 .cpuprofile (from `node --cpu-prof`) over chosen time windows (the
+ * measured runs of one scenario): where a server's time went per request, by area (package or
+ * Node internals), under a few libraries of interest, and by function. Profile timestamps and
+ * process.hrtime() share the monotonic clock, so the bench's run windows select the samples.
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -19,6 +20,7 @@ interface ProfileNode {
 }
 
 interface CpuProfile {
+  startTime: number;
   nodes: ProfileNode[];
   samples: number[];
   timeDeltas: number[];
@@ -26,50 +28,63 @@ interface CpuProfile {
 
 export interface ProfileShare {
   name: string;
-  ms: number;
+  /** Microseconds per request answered in the windows. */
+  usPerRequest: number;
+  /** Percent of busy (not idle) time. */
   percent: number;
 }
 
 export interface ProfileSummary {
   file: string;
-  busyMs: number;
-  idleMs: number;
-  topFunctions: ProfileShare[];
+  scenario: string;
+  requests: number;
+  busyUsPerRequest: number;
+  idlePercent: number;
   byArea: ProfileShare[];
-  /** Share of busy time spent under (inclusive of) a few functions of interest. */
   inclusive: ProfileShare[];
+  topFunctions: ProfileShare[];
 }
 
 /** Where a script lives: a package of ours, an npm package, Node itself, or V8's pseudo-frames. */
-function areaOf(url: string, functionName: string): string {
-  if (!url) return functionName.startsWith('(') ? functionName : '(native / V8)';
-  if (url.startsWith('node:')) return `node:${url.slice(5).split('/')[0] === 'internal' ? url.slice(5).split('/').slice(0, 2).join('/') : url.slice(5)}`;
+function areaOf(frame: CallFrame): string {
+  const { url, functionName } = frame;
+  if (!url) return functionName.startsWith('(') ? functionName : '(native: syscalls, V8 builtins)';
+  if (url.startsWith('node:')) {
+    const parts = url.slice(5).split('/');
+    return `node:${parts[0] === 'internal' ? parts.slice(0, 2).join('/') : parts[0]}`;
+  }
   const nm = url.lastIndexOf('/node_modules/');
   if (nm >= 0) {
     const rest = url.slice(nm + '/node_modules/'.length).split('/');
     return rest[0].startsWith('@') ? `${rest[0]}/${rest[1]}` : rest[0];
   }
   const pkg = /\/packages\/([^/]+)\//.exec(url);
-  if (pkg) return `@matrix-notary/${pkg[1]}`;
-  return url;
+  return pkg ? `@matrix-notary/${pkg[1]}` : url;
 }
 
 function frameName(frame: CallFrame): string {
-  const where = frame.url ? `${path.basename(frame.url)}:${frame.lineNumber + 1}` : '';
-  return `${frame.functionName || '(anonymous)'}${where ? ` ${where}` : ''} [${areaOf(frame.url, frame.functionName)}]`;
+  const where = frame.url ? ` ${path.basename(frame.url)}:${frame.lineNumber + 1}` : '';
+  return `${frame.functionName || '(anonymous)'}${where} [${areaOf(frame)}]`;
 }
 
-/** Inclusive time: whole stacks under functions whose name matches one of these (our hot path, and the usual suspects). */
+/** Whole stacks (inclusive time) under these: our hot path's libraries and the usual suspects. */
 const INCLUSIVE_OF: Array<{ label: string; test: (f: CallFrame) => boolean }> = [
+  { label: 'ioredis (client side of the Redis round trip)', test: (f) => f.url.includes('/node_modules/ioredis/') },
   { label: 'prom-client (metrics)', test: (f) => f.url.includes('/node_modules/prom-client/') },
-  { label: 'ioredis (client)', test: (f) => f.url.includes('/node_modules/ioredis/') },
-  { label: 'pino (logging)', test: (f) => f.url.includes('/node_modules/pino') },
+  { label: '@matrix-notary/* code', test: (f) => /\/packages\/[^/]+\/dist\//.test(f.url) },
   { label: 'express', test: (f) => f.url.includes('/node_modules/express/') || f.url.includes('/node_modules/router/') },
-  { label: 'JSON.parse / body read (POST)', test: (f) => f.functionName === 'parse' && f.url === '' },
-  { label: 'garbage collector', test: (f) => f.functionName === '(garbage collector)' },
+  { label: 'pino (logging)', test: (f) => f.url.includes('/node_modules/pino') },
+  { label: 'bullmq', test: (f) => f.url.includes('/node_modules/bullmq/') },
+  { label: 'writev / write syscalls', test: (f) => f.url === '' && (f.functionName === 'writev' || f.functionName === 'writeUtf8String' || f.functionName === 'writeBuffer') },
 ];
 
-export function summarizeCpuProfile(file: string, top = 15): ProfileSummary {
+export function summarizeCpuProfile(
+  file: string,
+  scenario: string,
+  windows: ReadonlyArray<{ startUs: number; endUs: number }>,
+  requests: number,
+  top = 10,
+): ProfileSummary {
   const profile = JSON.parse(fs.readFileSync(file, 'utf8')) as CpuProfile;
   const byId = new Map<number, ProfileNode>();
   const parent = new Map<number, number>();
@@ -77,10 +92,15 @@ export function summarizeCpuProfile(file: string, top = 15): ProfileSummary {
     byId.set(node.id, node);
     for (const child of node.children ?? []) parent.set(child, node.id);
   }
+  const inWindow = (ts: number) => windows.some((w) => ts >= w.startUs && ts < w.endUs);
   const selfUs = new Map<number, number>();
+  let ts = profile.startTime;
   for (let i = 0; i < profile.samples.length; i++) {
+    const delta = profile.timeDeltas[i] ?? 0;
+    ts += delta;
+    if (!inWindow(ts)) continue;
     const id = profile.samples[i];
-    selfUs.set(id, (selfUs.get(id) ?? 0) + (profile.timeDeltas[i] ?? 0));
+    selfUs.set(id, (selfUs.get(id) ?? 0) + delta);
   }
 
   let idleUs = 0;
@@ -97,9 +117,8 @@ export function summarizeCpuProfile(file: string, top = 15): ProfileSummary {
     busyUs += us;
     const name = frameName(frame);
     byFunction.set(name, (byFunction.get(name) ?? 0) + us);
-    const area = areaOf(frame.url, frame.functionName);
+    const area = areaOf(frame);
     byArea.set(area, (byArea.get(area) ?? 0) + us);
-    // Charge this sample once to each "inclusive" label found on its stack.
     const hit = new Set<string>();
     for (let cur: number | undefined = id; cur !== undefined; cur = parent.get(cur)) {
       const f = byId.get(cur)!.callFrame;
@@ -107,31 +126,33 @@ export function summarizeCpuProfile(file: string, top = 15): ProfileSummary {
     }
     for (const label of hit) inclusiveUs.set(label, (inclusiveUs.get(label) ?? 0) + us);
   }
+  const perRequest = (us: number) => (requests > 0 ? Math.round((us / requests) * 10) / 10 : 0);
   const shares = (m: Map<string, number>, n: number): ProfileShare[] =>
     [...m.entries()]
       .sort((a, b) => b[1] - a[1])
       .slice(0, n)
-      .map(([name, us]) => ({ name, ms: Math.round(us / 1000), percent: busyUs > 0 ? Math.round((1000 * us) / busyUs) / 10 : 0 }));
+      .map(([name, us]) => ({ name, usPerRequest: perRequest(us), percent: busyUs > 0 ? Math.round((1000 * us) / busyUs) / 10 : 0 }));
   return {
     file,
-    busyMs: Math.round(busyUs / 1000),
-    idleMs: Math.round(idleUs / 1000),
-    topFunctions: shares(byFunction, top),
+    scenario,
+    requests,
+    busyUsPerRequest: perRequest(busyUs),
+    idlePercent: busyUs + idleUs > 0 ? Math.round((100 * idleUs) / (busyUs + idleUs)) : 0,
     byArea: shares(byArea, top),
     inclusive: shares(inclusiveUs, INCLUSIVE_OF.length),
+    topFunctions: shares(byFunction, top),
   };
 }
 
 export function formatProfileSummary(who: string, s: ProfileSummary, cwd = process.cwd()): string {
   const lines: string[] = [];
-  lines.push(`${who} CPU profile ${path.relative(cwd, s.file) || s.file} (open it in Chrome DevTools for the full tree)`);
-  lines.push(`  busy ${s.busyMs} ms, idle ${s.idleMs} ms: shares are of busy time over the whole process lifetime, sampled by`);
-  lines.push('  wall clock, so a syscall (writev) also carries time the process waited for a core');
+  lines.push(`${who} profile during "${s.scenario}" (${s.requests.toLocaleString('en-US')} requests): ${s.busyUsPerRequest} µs busy per request, ${s.idlePercent}% idle`);
+  lines.push(`  ${path.relative(cwd, s.file) || s.file}`);
   const block = (title: string, rows: ProfileShare[]) => {
     lines.push(`  ${title}`);
-    for (const r of rows) lines.push(`    ${r.percent.toFixed(1).padStart(5)}%  ${String(r.ms).padStart(7)} ms  ${r.name}`);
+    for (const r of rows) lines.push(`    ${r.usPerRequest.toFixed(1).padStart(6)} µs/req ${r.percent.toFixed(1).padStart(5)}%  ${r.name}`);
   };
-  block('self time by area (package / node internals):', s.byArea);
+  block('self time by area:', s.byArea);
   block('inclusive time under:', s.inclusive);
   block('top functions by self time:', s.topFunctions);
   return lines.join('\n');

@@ -17,6 +17,7 @@ import { FakeOrigin } from '../origin';
 import { createTestCa } from '../tls';
 import { Cleanup } from './cleanup';
 import { BenchConfigError, readBenchConfig, type BenchConfig } from './config';
+import { BenchFailure } from './errors';
 import { runLoad, stopCurrentLoad, type MicrosHistogram, type RunResult, type Target } from './load';
 import { startBaseline, startNotary, startRedis, stopChild } from './processes';
 import { formatProfileSummary, summarizeCpuProfile, type ProfileSummary } from './profile';
@@ -34,13 +35,6 @@ const BASELINE = 'baseline node:http GET';
 const NOTARY_GET = 'notary GET /query/{origin}';
 const NOTARY_POST = 'notary POST /query';
 const NOTARY_SERVER = 'notary GET /server';
-
-class BenchFailure extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'BenchFailure';
-  }
-}
 
 interface HttpAnswer {
   status: number;
@@ -215,15 +209,22 @@ async function bench(config: BenchConfig, cleanup: Cleanup): Promise<number> {
   const getRatio = scenarios.find((s) => s.name === NOTARY_GET)!.ratioToBaseline ?? 0;
   const goalMet = getRatio >= GOAL_RATIO;
 
-  const profiles: Record<string, ProfileSummary> = {};
+  const profiles: ProfileSummary[] = [];
   if (profileDir) {
     // A profile is written when its process exits.
     await Promise.all([stopChild(notary.child), stopChild(baseline.child)]);
     for (const who of ['baseline', 'notary']) {
       const dir = path.join(profileDir, who);
       const files = fs.existsSync(dir) ? fs.readdirSync(dir).filter((f) => f.endsWith('.cpuprofile')) : [];
-      if (files.length > 0) profiles[who] = summarizeCpuProfile(path.join(dir, files.sort().at(-1)!));
-      else process.stderr.write(`bench: no .cpuprofile was written to ${dir}\n`);
+      if (files.length === 0) {
+        process.stderr.write(`bench: no .cpuprofile was written to ${dir}\n`);
+        continue;
+      }
+      const file = path.join(dir, files.sort().at(-1)!);
+      for (const name of order.filter((n) => (who === 'baseline') === (n === BASELINE))) {
+        const scenarioRuns = runs.filter((r) => r.name === name);
+        profiles.push(summarizeCpuProfile(file, name, scenarioRuns, scenarioRuns.reduce((acc, r) => acc + r.requests, 0)));
+      }
     }
   }
 
@@ -276,9 +277,13 @@ async function bench(config: BenchConfig, cleanup: Cleanup): Promise<number> {
   }
   out.push(`goal (cache-hit GET >= ${GOAL_RATIO}x bare node:http): ${goalMet ? 'MET' : 'NOT MET'} (${getRatio.toFixed(2)}x)`);
   out.push(`results written to ${path.relative(process.cwd(), outFile) || outFile}`);
-  for (const [who, profile] of Object.entries(profiles)) {
+  if (profiles.length > 0) {
     out.push('');
-    out.push(formatProfileSummary(who, profile));
+    out.push('CPU profiles (sampled by wall clock: a syscall such as writev also carries time its process waited for a core):');
+    for (const profile of profiles) {
+      out.push('');
+      out.push(formatProfileSummary(profile.scenario === BASELINE ? 'baseline' : 'notary', profile));
+    }
   }
   process.stdout.write(`${out.join('\n')}\n`);
 
