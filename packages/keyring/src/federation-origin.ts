@@ -2,7 +2,7 @@
  * The origin key source over the project's federation client, so fetching keys straight from
  * origins obeys the notary's rules: server discovery, verified TLS, address filtering, limits.
  */
-import { FederationClient, parseDnsServers } from '@matrix-notary/federation';
+import { FederationClient } from '@matrix-notary/federation';
 import { OriginKeySource } from './origin-key-source';
 import { originFetchSettingsFromEnv, type OriginFetchSettings } from './origin-settings';
 
@@ -13,16 +13,8 @@ export interface FederationOriginKeySource {
 }
 
 export function createFederationOriginKeySource(settings: OriginFetchSettings): FederationOriginKeySource {
-  const client = new FederationClient({
-    allowPrivateAddresses: settings.allowPrivateAddresses,
-    allowedAddresses: settings.allowedAddresses,
-    connectTimeoutMs: settings.connectTimeoutMs,
-    totalTimeoutMs: settings.totalTimeoutMs,
-    maxResponseBytes: settings.maxResponseBytes,
-    extraCaPem: settings.extraCaPem,
-    // Checked here so a bad NOTARY_DNS_SERVERS fails at start, naming the variable.
-    dnsServers: settings.dnsServers ? parseDnsServers(settings.dnsServers) : undefined,
-  });
+  // The client checks NOTARY_DNS_SERVERS' format here, so a bad value fails at start.
+  const client = new FederationClient({ ...settings });
   return {
     source: new OriginKeySource({ fetchServerKeys: (serverName, signal) => client.fetchServerKeys(serverName, signal) }),
     close: () => client.close(),

@@ -9,11 +9,10 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { PassThrough, Readable } from 'node:stream';
-import Redis from 'ioredis';
 import { silentLogger } from '@matrix-notary/common';
 import { startAll, type RoleHandle } from '@matrix-notary/cli';
 import { canonicalJsonBytes, encodeBase64, generateSeed, type JsonObject } from '@matrix-notary/protocol';
-import { createTestCa, startHttpsServer, type TestHttpsServer } from '@matrix-notary/testing';
+import { createTestCa, deletePrefix, startHttpsServer, type TestHttpsServer } from '@matrix-notary/testing';
 import { runVerifyEvent } from '../../cli/src/verify-event';
 import { Keyring, NotaryKeySource } from '../src';
 import { DAY_MS, hashAndSign, keyResponse, makeKey, messageEvent, type TestKey } from './helpers';
@@ -32,20 +31,6 @@ let aKey: TestKey;
 let bCurrent: TestKey;
 let bOld: TestKey;
 const B_OLD_EXPIRED_TS = NOW - 10 * DAY_MS;
-
-async function deletePrefix(p: string): Promise<void> {
-  const redis = new Redis(process.env.NOTARY_TEST_REDIS_URL as string);
-  try {
-    let cursor = '0';
-    do {
-      const [next, keys] = await redis.scan(cursor, 'MATCH', `${p}:*`, 'COUNT', 1000);
-      if (keys.length > 0) await redis.del(...keys);
-      cursor = next;
-    } while (cursor !== '0');
-  } finally {
-    redis.disconnect();
-  }
-}
 
 beforeAll(async () => {
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'keyring-e2e-'));

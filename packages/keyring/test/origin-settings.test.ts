@@ -8,11 +8,12 @@ describe('origin fetch settings from the environment', () => {
       connectTimeoutMs: 3000,
       totalTimeoutMs: 10000,
       maxResponseBytes: 1048576,
+      dnsServers: [],
     });
   });
 
   it('reads the notary variables', () => {
-    const files: Record<string, string> = { '/ca.pem': 'PEM' };
+    const files: Record<string, string> = { '/ca.pem': '-----BEGIN CERTIFICATE-----\nPEM' };
     const settings = originFetchSettingsFromEnv(
       {
         NOTARY_ALLOW_PRIVATE_ADDRESSES: 'true',
@@ -31,13 +32,13 @@ describe('origin fetch settings from the environment', () => {
       connectTimeoutMs: 500,
       totalTimeoutMs: 700,
       maxResponseBytes: 2048,
-      extraCaPem: 'PEM',
-      dnsServers: '127.0.0.1:5353',
+      extraCaPem: '-----BEGIN CERTIFICATE-----\nPEM',
+      dnsServers: ['127.0.0.1:5353'],
     });
   });
 
   it('fails fast naming the variable on a bad value', () => {
-    expect(() => originFetchSettingsFromEnv({ NOTARY_ALLOW_PRIVATE_ADDRESSES: 'yes' })).toThrow(/NOTARY_ALLOW_PRIVATE_ADDRESSES/);
+    expect(() => originFetchSettingsFromEnv({ NOTARY_ALLOW_PRIVATE_ADDRESSES: 'maybe' })).toThrow(/NOTARY_ALLOW_PRIVATE_ADDRESSES/);
     expect(() => originFetchSettingsFromEnv({ NOTARY_ORIGIN_TIMEOUT_MS: '-1' })).toThrow(OriginSettingsError);
     expect(() => originFetchSettingsFromEnv({ NOTARY_ORIGIN_TIMEOUT_MS: '1.5' })).toThrow(/NOTARY_ORIGIN_TIMEOUT_MS/);
     expect(() =>

@@ -48,17 +48,7 @@ export async function startWorker(config: WorkerConfig, deps: WorkerDeps): Promi
     const events = new FetchEventPublisher(redis, config.redisPrefix);
     const metrics = createWorkerMetrics(registry);
     if (!deps.fetcher) {
-      federation = new FederationClient({
-        allowPrivateAddresses: config.allowPrivateAddresses,
-        allowedAddresses: config.allowedAddresses,
-        connectTimeoutMs: config.originConnectTimeoutMs,
-        totalTimeoutMs: config.originTimeoutMs,
-        maxResponseBytes: config.maxOriginResponseBytes,
-        extraCaPem: config.federationCaPem,
-        dnsServers: config.dnsServers.length > 0 ? config.dnsServers : undefined,
-        logger,
-        registry,
-      });
+      federation = new FederationClient({ ...config.origin, logger, registry });
     }
     const fetcher: OriginFetcher = deps.fetcher ?? (federation as FederationClient);
     const policy = {

@@ -1,3 +1,4 @@
 export * from './variables';
 export * from './read';
 export * from './doc';
+export * from './origin-fetch';

@@ -71,7 +71,6 @@ function frameName(frame: CallFrame): string {
 const INCLUSIVE_OF: Array<{ label: string; test: (f: CallFrame) => boolean }> = [
   { label: 'ioredis (client side of the Redis round trip)', test: (f) => f.url.includes('/node_modules/ioredis/') },
   { label: 'prom-client (metrics)', test: (f) => f.url.includes('/node_modules/prom-client/') },
-  { label: '@matrix-notary/* code', test: (f) => /\/packages\/[^/]+\/dist\//.test(f.url) },
   { label: 'express', test: (f) => f.url.includes('/node_modules/express/') || f.url.includes('/node_modules/router/') },
   { label: 'pino (logging)', test: (f) => f.url.includes('/node_modules/pino') },
   { label: 'bullmq', test: (f) => f.url.includes('/node_modules/bullmq/') },
