@@ -6,6 +6,7 @@
  */
 import type { Logger } from '@matrix-notary/common';
 import type { KeyStore, RefreshQueue, FetchWaiter } from '@matrix-notary/store';
+import { HotEntries } from './hot-entries';
 import type { ServerKeyQuery } from './key-query';
 import type { ApiMetrics } from './metrics';
 import type { OwnKeysCache } from './own-keys-cache';
@@ -20,6 +21,8 @@ export interface QueryServiceDeps {
   logger: Logger;
   metrics: ApiMetrics;
   now?: () => number;
+  /** The in-pod copy of hot entries; tests pass a TTL of 0 to always read Redis. */
+  hot?: HotEntries;
 }
 
 const OPEN = Buffer.from('{"server_keys":[');
@@ -38,9 +41,12 @@ export function assembleResponse(entries: readonly Buffer[]): Buffer {
 
 export class QueryService {
   private readonly now: () => number;
+  private readonly hot: HotEntries;
 
   constructor(private readonly deps: QueryServiceDeps) {
     this.now = deps.now ?? Date.now;
+    this.hot = deps.hot ?? new HotEntries();
+    deps.waiter.onEvent((serverName) => this.hot.forget(serverName));
   }
 
   async answer(queries: readonly ServerKeyQuery[]): Promise<Buffer> {
@@ -48,24 +54,33 @@ export class QueryService {
     const entries: Buffer[][] = new Array(queries.length);
     const remote: ServerKeyQuery[] = [];
     const remoteIndex: number[] = [];
+    const lookedUpAt = this.now();
     for (let i = 0; i < queries.length; i++) {
-      if (queries[i].serverName === deps.serverName) {
-        entries[i] = [await deps.ownKeys.get()];
+      const q = queries[i];
+      if (q.serverName === deps.serverName) {
+        entries[i] = [deps.ownKeys.current() ?? (await deps.ownKeys.get())];
+        continue;
+      }
+      const hot = this.hot.get(q, lookedUpAt);
+      if (hot !== undefined) {
+        entries[i] = hot;
+        deps.metrics.serverResults.hit.inc();
       } else {
-        remote.push(queries[i]);
+        remote.push(q);
         remoteIndex.push(i);
       }
     }
+    if (remote.length === 0) return assembleResponse(entries.length === 1 ? entries[0] : entries.flat());
 
-    const lookedUpAt = this.now();
     const results = await deps.store.lookup(remote, lookedUpAt);
     const toFetch: number[] = [];
     const toRefresh: string[] = [];
     results.forEach((r, j) => {
       entries[remoteIndex[j]] = r.entries;
+      this.hot.remember(remote[j], r, lookedUpAt);
       if (r.needFetch && r.mayFetch) toFetch.push(j);
       else if (r.refreshDue) toRefresh.push(remote[j].serverName);
-      deps.metrics.servers.inc({ result: r.needFetch ? (r.mayFetch ? 'fetch' : 'stale') : 'hit' });
+      deps.metrics.serverResults[r.needFetch ? (r.mayFetch ? 'fetch' : 'stale') : 'hit'].inc();
     });
 
     if (toRefresh.length > 0) this.requestInBackground(toRefresh, lookedUpAt);

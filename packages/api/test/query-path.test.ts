@@ -297,6 +297,25 @@ describe('DESIGN behaviours', () => {
   });
 });
 
+describe('in-pod copies of hot entries', () => {
+  test("a response stored through one api pod replaces another pod's in-memory copy at once", async () => {
+    const n = await notary({ apis: 2, env: { NOTARY_ORIGIN_MIN_INTERVAL_S: '0' } });
+    const o = await origin();
+    const first = await query(n, o.serverName, [], undefined, 0);
+    expect(first.json.server_keys[0].valid_until_ts).toBe(o.validUntilTs);
+    await query(n, o.serverName, [], undefined, 1); // pod 1 now holds a copy
+    const newValidity = o.validUntilTs + DAY_MS;
+    o.validUntilTs = newValidity;
+    // Pod 0 is asked for a later validity: it fetches, and the worker announces the new response.
+    const refreshed = await query(n, o.serverName, ['ed25519:a1'], newValidity - 1000, 0);
+    expect(refreshed.json.server_keys[0].valid_until_ts).toBe(newValidity);
+    // Within the copy's lifetime, pod 1 already serves the new response.
+    const fromOtherPod = await query(n, o.serverName, [], undefined, 1);
+    expect(fromOtherPod.json.server_keys[0].valid_until_ts).toBe(newValidity);
+    expect(o.fetches).toBe(2);
+  });
+});
+
 describe('one fetch per origin across the cluster', () => {
   test('50 concurrent queries for a new origin through 2 api and 2 worker instances cause exactly one fetch', async () => {
     const n = await notary({ apis: 2, workers: 2, env: { NOTARY_ORIGIN_MIN_INTERVAL_S: '0' } });

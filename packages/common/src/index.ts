@@ -1,4 +1,5 @@
 export * from './errors';
 export * from './logger';
 export * from './metrics';
+export * from './hot-path-metrics';
 export * from './config';

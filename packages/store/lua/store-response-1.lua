@@ -9,8 +9,10 @@
 local rec = KEYS[1]
 local now = ARGV[1]
 local id = tostring(redis.call('HINCRBY', rec, 'seq', 1))
-redis.call('HSET', rec, 'r:' .. id, ARGV[2], 'v:' .. id, ARGV[3], 'latest', id, 'fetched', now,
-  'fails', '0', 'next', string.format('%d', tonumber(now) + tonumber(ARGV[4])))
+-- `lb`/`lv` repeat the latest response's bytes and valid_until_ts under fixed names, so a cache hit
+-- is one HMGET of fixed fields (no script, no second read).
+redis.call('HSET', rec, 'r:' .. id, ARGV[2], 'v:' .. id, ARGV[3], 'latest', id, 'lb', ARGV[2], 'lv', ARGV[3],
+  'fetched', now, 'fails', '0', 'next', string.format('%d', tonumber(now) + tonumber(ARGV[4])))
 for i = 5, #ARGV do
   redis.call('HSET', rec, 'k:' .. ARGV[i], id)
 end

@@ -25,8 +25,11 @@ export class FetchEventPublisher {
 }
 
 /** Waits for fetch events. Owns its subscriber connection (one in subscribe mode can do nothing else). */
+export type FetchEventListener = (serverName: string, outcome: FetchOutcome) => void;
+
 export class FetchWaiter {
   private readonly waiters = new Map<string, Set<() => void>>();
+  private readonly listeners: FetchEventListener[] = [];
   private readonly ready: Promise<unknown>;
 
   constructor(
@@ -44,12 +47,19 @@ export class FetchWaiter {
       }
       // Not a fetch event (`null` would throw here, inside ioredis's socket handler): ignore it.
       if (typeof event?.s !== 'string') return;
+      // Listeners first (e.g. dropping an in-pod copy), so a woken query sees the new state.
+      for (const listener of this.listeners) listener(event.s, event.o);
       const set = this.waiters.get(event.s);
       if (!set) return;
       this.waiters.delete(event.s);
       for (const wake of set) wake();
     });
     this.ready = this.subscriber.subscribe(channel);
+  }
+
+  /** Calls `listener` for every fetch event, before any waiter for that origin is woken. */
+  onEvent(listener: FetchEventListener): void {
+    this.listeners.push(listener);
   }
 
   /** Resolves when the subscription is active (so no event published afterwards is missed). */

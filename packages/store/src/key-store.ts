@@ -21,6 +21,8 @@ export interface LookupResult {
   mayFetch: boolean;
   /** A background refresh is due (half-lifetime or 7-day rule), and this caller is to ask for it. */
   refreshDue: boolean;
+  /** valid_until_ts of the latest stored response, when there is one. */
+  validUntilTs?: number;
   /** Countersigned response bytes to serve, each at most once: older responses holding asked-for keys the latest lacks, then the latest. */
   entries: Buffer[];
 }
@@ -59,23 +61,58 @@ export class KeyStore {
     return originRecordKey(this.prefix, serverName);
   }
 
-  private lookupArgs(q: OriginQuery, nowMs: number): (string | number)[] {
-    return [nowMs, q.minValidUntilTs, this.refreshRequestIntervalMs, KEY_VALIDITY_CAP_MS, ...q.keyIds];
-  }
-
-  /** Looks up many origins in one round trip. */
+  /**
+   * Looks up many origins: one pipelined HMGET of fixed fields per origin (one round trip), a
+   * second only for the rare origin whose asked-for keys live in older responses, and a tiny
+   * script only for the rare caller elected to ask for a background refresh.
+   */
   async lookup(queries: readonly OriginQuery[], nowMs: number): Promise<LookupResult[]> {
     if (queries.length === 0) return [];
+    let replies: (Buffer | null)[][];
     if (queries.length === 1) {
       const q = queries[0];
-      return [toLookupResult(await this.redis.notaryLookupBuffer(this.key(q.serverName), ...this.lookupArgs(q, nowMs)))];
+      replies = [await this.redis.hmgetBuffer(this.key(q.serverName), ...LOOKUP_FIELDS, ...keyFields(q.keyIds))];
+    } else {
+      const pipeline = this.redis.pipeline();
+      for (const q of queries) pipeline.hmgetBuffer(this.key(q.serverName), ...LOOKUP_FIELDS, ...keyFields(q.keyIds));
+      replies = ((await pipeline.exec()) ?? []).map(([err, reply]) => {
+        if (err) throw err;
+        return reply as (Buffer | null)[];
+      });
     }
+    const judged = replies.map((reply, i) => judge(queries[i], reply, nowMs, this.refreshRequestIntervalMs));
+    if (judged.some((j) => j.olderIds.length > 0 || j.refreshCandidate)) {
+      await Promise.all([this.addOlderEntries(queries, judged), this.electRefreshers(queries, judged, nowMs)]);
+    }
+    return judged.map((j) => j.result);
+  }
+
+  private async addOlderEntries(queries: readonly OriginQuery[], judged: Judged[]): Promise<void> {
+    const wanted = judged.map((j, i) => [i, j.olderIds] as const).filter(([, ids]) => ids.length > 0);
+    if (wanted.length === 0) return;
     const pipeline = this.redis.pipeline();
-    for (const q of queries) pipeline.notaryLookupBuffer(this.key(q.serverName), ...this.lookupArgs(q, nowMs));
+    for (const [i, ids] of wanted) pipeline.hmgetBuffer(this.key(queries[i].serverName), ...ids.map((id) => `r:${id}`));
     const replies = (await pipeline.exec()) ?? [];
-    return replies.map(([err, reply]) => {
+    wanted.forEach(([i], k) => {
+      const [err, reply] = replies[k];
       if (err) throw err;
-      return toLookupResult(reply as (Buffer | number)[]);
+      const older = (reply as (Buffer | null)[]).filter((b): b is Buffer => b !== null);
+      // Older responses holding asked-for keys come first, the latest last (as Synapse and sytest
+      // expect: the first entry answers the key asked for).
+      judged[i].result.entries = [...older, ...judged[i].result.entries];
+    });
+  }
+
+  private async electRefreshers(queries: readonly OriginQuery[], judged: Judged[], nowMs: number): Promise<void> {
+    const candidates = judged.map((j, i) => [i, j.refreshCandidate] as const).filter(([, c]) => c);
+    if (candidates.length === 0) return;
+    const pipeline = this.redis.pipeline();
+    for (const [i] of candidates) pipeline.notaryMarkRefresh(this.key(queries[i].serverName), nowMs, this.refreshRequestIntervalMs);
+    const replies = (await pipeline.exec()) ?? [];
+    candidates.forEach(([i], k) => {
+      const [err, elected] = replies[k];
+      if (err) throw err;
+      judged[i].result.refreshDue = elected === 1;
     });
   }
 
@@ -125,7 +162,55 @@ export class KeyStore {
   }
 }
 
-function toLookupResult(reply: (Buffer | number)[]): LookupResult {
-  const [need, may, refresh, ...entries] = reply;
-  return { needFetch: need === 1, mayFetch: may === 1, refreshDue: refresh === 1, entries: entries as Buffer[] };
+/** Fixed fields read for every lookup; the asked-for key IDs' fields follow them. */
+const LOOKUP_FIELDS = ['latest', 'lb', 'lv', 'next', 'fetched', 'rq'] as const;
+
+function keyFields(keyIds: readonly string[]): string[] {
+  return keyIds.map((k) => `k:${k}`);
+}
+
+function num(value: Buffer | null): number {
+  return value === null ? 0 : Number(value.toString('latin1'));
+}
+
+interface Judged {
+  result: LookupResult;
+  /** IDs of older responses holding asked-for keys the latest lacks. */
+  olderIds: string[];
+  /** A background refresh is due, if this caller wins the election for it. */
+  refreshCandidate: boolean;
+}
+
+/** Decides, from one origin's fields, what to serve and whether a fetch is needed or due. */
+function judge(q: OriginQuery, reply: (Buffer | null)[], nowMs: number, refreshRequestIntervalMs: number): Judged {
+  const [latest, latestBytes, latestValid, next, fetched, asked] = reply;
+  const mayFetch = nowMs >= num(next);
+  if (latest === null || latestBytes === null) {
+    return { result: { needFetch: true, mayFetch, refreshDue: false, entries: [] }, olderIds: [], refreshCandidate: false };
+  }
+  const latestId = latest.toString('latin1');
+  const validUntil = num(latestValid);
+  let needFetch = validUntil < q.minValidUntilTs;
+  const olderIds: string[] = [];
+  for (let i = LOOKUP_FIELDS.length; i < reply.length; i++) {
+    const holder = reply[i];
+    if (holder === null) {
+      needFetch = true; // a key the notary has never seen: the origin may have rotated to it
+      continue;
+    }
+    const id = holder.toString('latin1');
+    if (id !== latestId && !olderIds.includes(id)) olderIds.push(id);
+  }
+  let refreshCandidate = false;
+  if (!needFetch && mayFetch) {
+    // Refresh at half the remaining lifetime seen at fetch time, and at least every 7 days.
+    const fetchedAt = num(fetched);
+    const period = Math.min(Math.floor((validUntil - fetchedAt) / 2), KEY_VALIDITY_CAP_MS);
+    refreshCandidate = nowMs >= fetchedAt + period && nowMs - num(asked) >= refreshRequestIntervalMs;
+  }
+  return {
+    result: { needFetch, mayFetch, refreshDue: false, entries: [latestBytes], validUntilTs: validUntil },
+    olderIds,
+    refreshCandidate,
+  };
 }

@@ -13,7 +13,7 @@ function script(file: string): { lua: string; numberOfKeys: number } {
 }
 
 const SCRIPTS = {
-  notaryLookup: script('lookup-1.lua'),
+  notaryMarkRefresh: script('mark-refresh-1.lua'),
   notaryClaimFetch: script('claim-fetch-1.lua'),
   notaryRecordFailure: script('record-failure-1.lua'),
   notaryStoreResponse: script('store-response-1.lua'),
@@ -21,8 +21,7 @@ const SCRIPTS = {
 
 declare module 'ioredis' {
   interface RedisCommander<Context> {
-    notaryLookup(key: string, ...args: (string | number)[]): Result<unknown[], Context>;
-    notaryLookupBuffer(key: string, ...args: (string | number)[]): Result<(Buffer | number)[], Context>;
+    notaryMarkRefresh(key: string, nowMs: number, intervalMs: number): Result<number, Context>;
     notaryClaimFetch(key: string, ...args: (string | number)[]): Result<[number, number], Context>;
     notaryRecordFailure(key: string, ...args: (string | number)[]): Result<[number, number], Context>;
     notaryStoreResponse(key: string, ...args: (string | number | Buffer)[]): Result<string, Context>;

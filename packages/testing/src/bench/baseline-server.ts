@@ -17,9 +17,20 @@ const body = fs.readFileSync(file);
 
 // The same options as the notary's public listener (packages/api/src/start.ts), so both send the
 // same Keep-Alive header.
-const server = http.createServer({ keepAliveTimeout: 65_000, requestTimeout: 30_000, headersTimeout: 20_000 }, (_req, res) => {
+const answer = (res: http.ServerResponse) => {
   res.writeHead(200, { 'content-type': 'application/json', 'content-length': body.length });
   res.end(body);
+};
+const server = http.createServer({ keepAliveTimeout: 65_000, requestTimeout: 30_000, headersTimeout: 20_000 }, (req, res) => {
+  if (req.method !== 'POST') return answer(res);
+  // A POST is answered after its body is read, as any real server must: the fair baseline for
+  // the notary's POST /query, which also reads (and parses) the body.
+  const chunks: Buffer[] = [];
+  req.on('data', (c: Buffer) => chunks.push(c));
+  req.on('end', () => {
+    Buffer.concat(chunks);
+    answer(res);
+  });
 });
 server.listen(0, '127.0.0.1', () => {
   process.stdout.write(`${JSON.stringify({ port: (server.address() as AddressInfo).port })}\n`);

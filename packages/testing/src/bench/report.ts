@@ -90,14 +90,16 @@ export function formatTable(scenarios: ScenarioSummary[]): string {
   return [line(header), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line)].join('\n');
 }
 
-export function formatRounds(runs: RunResult[], baselineName: string): string {
+/** `baselineOf` names the scenario each one is compared with (undefined for the baselines themselves). */
+export function formatRounds(runs: RunResult[], baselineOf: (name: string) => string | undefined): string {
   const rounds = [...new Set(runs.map((r) => r.round))].sort((a, b) => a - b);
   return rounds
     .map((round) => {
       const inRound = runs.filter((r) => r.round === round);
-      const base = inRound.find((r) => r.name === baselineName);
       const cells = inRound.map((r) => {
-        const ratio = base && r !== base ? ` (${(r.requestsPerS / base.requestsPerS).toFixed(2)}x)` : '';
+        const baseName = baselineOf(r.name);
+        const base = baseName === undefined ? undefined : inRound.find((b) => b.name === baseName);
+        const ratio = base ? ` (${(r.requestsPerS / base.requestsPerS).toFixed(2)}x)` : '';
         return `${r.name} ${Math.round(r.requestsPerS).toLocaleString('en-US')}${ratio}`;
       });
       return `  round ${round}: ${cells.join(' | ')}`;

@@ -32,9 +32,16 @@ const SERVER_PATH = '/_matrix/key/v2/server';
 const PAUSE_BETWEEN_RUNS_MS = 500;
 
 const BASELINE = 'baseline node:http GET';
+const BASELINE_POST = 'baseline node:http POST';
 const NOTARY_GET = 'notary GET /query/{origin}';
 const NOTARY_POST = 'notary POST /query';
 const NOTARY_SERVER = 'notary GET /server';
+
+/** The bare-server scenario a scenario is compared with; undefined for the baselines themselves. */
+function baselineOf(name: string): string | undefined {
+  if (name === BASELINE || name === BASELINE_POST) return undefined;
+  return name === NOTARY_POST ? BASELINE_POST : BASELINE;
+}
 
 interface HttpAnswer {
   status: number;
@@ -170,6 +177,10 @@ async function bench(config: BenchConfig, cleanup: Cleanup): Promise<number> {
       name: BASELINE, port: baseline.port, method: 'GET', path: getPath, expectBody: getAnswer.body.toString('utf8'),
       processes: { server: baseline.child.pid, redis: redis.child.pid },
     },
+    [BASELINE_POST]: {
+      name: BASELINE_POST, port: baseline.port, method: 'POST', path: QUERY_PATH, body: postBody, expectBody: getAnswer.body.toString('utf8'),
+      processes: { server: baseline.child.pid, redis: redis.child.pid },
+    },
     [NOTARY_GET]: { name: NOTARY_GET, port: notary.port, method: 'GET', path: getPath, expectBody: getAnswer.body.toString('utf8'), processes: notaryProcesses },
     [NOTARY_POST]: {
       name: NOTARY_POST, port: notary.port, method: 'POST', path: QUERY_PATH, body: postBody, expectBody: postAnswer.body.toString('utf8'),
@@ -177,7 +188,7 @@ async function bench(config: BenchConfig, cleanup: Cleanup): Promise<number> {
     },
     [NOTARY_SERVER]: { name: NOTARY_SERVER, port: notary.port, method: 'GET', path: SERVER_PATH, expectBody: serverAnswer.body.toString('utf8'), processes: notaryProcesses },
   };
-  const order = [BASELINE, NOTARY_GET, NOTARY_POST, NOTARY_SERVER];
+  const order = [BASELINE, BASELINE_POST, NOTARY_GET, NOTARY_POST, NOTARY_SERVER];
 
   if (config.warmupSeconds > 0) {
     process.stdout.write(`bench: warming up each scenario for ${config.warmupSeconds} s\n`);
@@ -204,8 +215,15 @@ async function bench(config: BenchConfig, cleanup: Cleanup): Promise<number> {
   const originFetchesDuringLoad = origin.fetches - 1;
 
   const scenarios: ScenarioSummary[] = order.map((name) => summarize(name, runs.filter((r) => r.name === name), histograms.get(name)!));
-  const base = scenarios[0];
-  for (const s of scenarios.slice(1)) s.ratioToBaseline = base.requestsPerS > 0 ? Math.round((s.requestsPerS / base.requestsPerS) * 1000) / 1000 : 0;
+  // Each notary scenario is compared with the bare server doing the same kind of request: POST
+  // against the baseline that reads a POST body, the GETs against the GET baseline.
+  const byName = new Map(scenarios.map((s) => [s.name, s]));
+  for (const s of scenarios) {
+    const baseName = baselineOf(s.name);
+    if (baseName === undefined) continue;
+    const base = byName.get(baseName)!;
+    s.ratioToBaseline = base.requestsPerS > 0 ? Math.round((s.requestsPerS / base.requestsPerS) * 1000) / 1000 : 0;
+  }
   const getRatio = scenarios.find((s) => s.name === NOTARY_GET)!.ratioToBaseline ?? 0;
   const goalMet = getRatio >= GOAL_RATIO;
 
@@ -221,7 +239,7 @@ async function bench(config: BenchConfig, cleanup: Cleanup): Promise<number> {
         continue;
       }
       const file = path.join(dir, files.sort().at(-1)!);
-      for (const name of order.filter((n) => (who === 'baseline') === (n === BASELINE))) {
+      for (const name of order.filter((n) => (who === 'baseline') === (n === BASELINE || n === BASELINE_POST))) {
         const scenarioRuns = runs.filter((r) => r.name === name);
         profiles.push(summarizeCpuProfile(file, name, scenarioRuns, scenarioRuns.reduce((acc, r) => acc + r.requests, 0)));
       }
@@ -263,15 +281,15 @@ async function bench(config: BenchConfig, cleanup: Cleanup): Promise<number> {
 
   const out: string[] = [''];
   out.push(`response bodies: query ${getAnswer.body.length} B (GET and POST answers ${results.bodies.postAnswerSameBytesAsGet ? 'identical' : 'DIFFER'}), /server ${serverAnswer.body.length} B`);
-  out.push(`"x base" = req/s / baseline req/s (all rounds pooled); cpu/req = CPU time per request and average % of one core during the runs;`);
+  out.push(`"x base" = req/s / the baseline doing the same kind of request (GET, or POST with its body read; all rounds pooled); cpu/req = CPU time per request and average % of one core during the runs;`);
   out.push(`"other load" = CPU the rest of the machine used meanwhile (% of one core, ${os.cpus().length} cores): high values mean a noisy measurement`);
   out.push('');
   out.push(formatTable(scenarios));
   out.push('');
   out.push('per round:');
-  out.push(formatRounds(runs, BASELINE));
+  out.push(formatRounds(runs, baselineOf));
   out.push('');
-  const loadgenBase = base.cpuPercent.loadgen;
+  const loadgenBase = byName.get(BASELINE)!.cpuPercent.loadgen;
   if (loadgenBase !== undefined && loadgenBase >= 90) {
     out.push(`note: the load generator used ${loadgenBase}% of a core during the baseline runs: it may be what limits the baseline, so the ratios may flatter the notary; compare server cpu/req too`);
   }
@@ -282,7 +300,7 @@ async function bench(config: BenchConfig, cleanup: Cleanup): Promise<number> {
     out.push('CPU profiles (sampled by wall clock: a syscall such as writev also carries time its process waited for a core):');
     for (const profile of profiles) {
       out.push('');
-      out.push(formatProfileSummary(profile.scenario === BASELINE ? 'baseline' : 'notary', profile));
+      out.push(formatProfileSummary(profile.scenario === BASELINE || profile.scenario === BASELINE_POST ? 'baseline' : 'notary', profile));
     }
   }
   process.stdout.write(`${out.join('\n')}\n`);

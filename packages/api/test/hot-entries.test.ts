@@ -1,0 +1,45 @@
+import type { LookupResult } from '@matrix-notary/store';
+import { HotEntries } from '../src/hot-entries';
+
+const NOW = 1_700_000_000_000;
+const bytes = Buffer.from('{"server_name":"a.example"}');
+const hit = (validUntilTs: number): LookupResult => ({ needFetch: false, mayFetch: true, refreshDue: false, entries: [bytes], validUntilTs });
+const q = (keyIds: string[], minValidUntilTs = NOW) => ({ serverName: 'a.example', keyIds, minValidUntilTs });
+
+test('a hit is served from memory until its TTL ends', () => {
+  const hot = new HotEntries(1000);
+  hot.remember(q(['ed25519:a']), hit(NOW + 5000), NOW);
+  expect(hot.get(q(['ed25519:a']), NOW + 999)).toEqual([bytes]);
+  expect(hot.get(q(['ed25519:a']), NOW + 1000)).toBeUndefined();
+});
+
+test('minimum_valid_until_ts is judged against the copy: a later one goes to Redis', () => {
+  const hot = new HotEntries(1000);
+  hot.remember(q([]), hit(NOW + 5000), NOW);
+  expect(hot.get(q([], NOW + 5000), NOW)).toEqual([bytes]);
+  expect(hot.get(q([], NOW + 5001), NOW)).toBeUndefined();
+});
+
+test('answers that needed a fetch, or hold nothing, are never kept', () => {
+  const hot = new HotEntries(1000);
+  hot.remember(q([]), { ...hit(NOW + 5000), needFetch: true }, NOW);
+  hot.remember(q(['ed25519:b']), { needFetch: false, mayFetch: true, refreshDue: false, entries: [] }, NOW);
+  expect(hot.get(q([]), NOW)).toBeUndefined();
+  expect(hot.get(q(['ed25519:b']), NOW)).toBeUndefined();
+});
+
+test('different key-ID sets are different entries; order does not matter', () => {
+  const hot = new HotEntries(1000);
+  hot.remember(q(['ed25519:a', 'ed25519:b']), hit(NOW + 5000), NOW);
+  expect(hot.get(q(['ed25519:b', 'ed25519:a']), NOW)).toEqual([bytes]);
+  expect(hot.get(q(['ed25519:a']), NOW)).toBeUndefined();
+});
+
+test('forget drops every copy for the server', () => {
+  const hot = new HotEntries(1000);
+  hot.remember(q([]), hit(NOW + 5000), NOW);
+  hot.remember(q(['ed25519:a']), hit(NOW + 5000), NOW);
+  hot.forget('a.example');
+  expect(hot.get(q([]), NOW)).toBeUndefined();
+  expect(hot.get(q(['ed25519:a']), NOW)).toBeUndefined();
+});
