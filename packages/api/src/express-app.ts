@@ -26,6 +26,8 @@ export function createExpressApp(deps: ExpressAppDeps): Express {
     );
   });
 
+  // Known paths, other methods: 405, as for the key endpoints.
+  app.all(['/_notary/health/live', '/_notary/health/ready'], (_req, _res, next) => next(unrecognized(405)));
   app.use((_req, _res, next) => next(unrecognized(404)));
 
   app.use((err: unknown, _req: Request, res: Response, _next: NextFunction) => {

@@ -4,7 +4,7 @@
  * before anything touches Redis.
  */
 import { badJson, invalidParam, tooLarge } from '@matrix-notary/common';
-import { isValidKeyId, isValidServerName } from '@matrix-notary/protocol';
+import { isValidKeyId, isValidServerName, nonCanonicalServerNameReason } from '@matrix-notary/protocol';
 
 export interface QueryLimits {
   maxServersPerQuery: number;
@@ -44,6 +44,9 @@ function quote(value: string): string {
 
 function checkServerName(name: string): void {
   if (!isValidServerName(name)) throw invalidParam(`${quote(name)} is not a valid server name`);
+  // One spelling per origin, so rate limits cannot be dodged by spelling one host many ways.
+  const why = nonCanonicalServerNameReason(name);
+  if (why !== null) throw invalidParam(`server name ${quote(name)} is refused: ${why}`);
 }
 
 function checkKeyId(keyId: string): void {
@@ -118,10 +121,11 @@ export function parsePostQuery(body: unknown, limits: QueryLimits, nowMs: number
       for (const keyId of keyIds) {
         const c = criteria[keyId];
         if (!isPlainObject(c)) throw badJson(`the criteria for key ${quote(keyId)} must be an object`);
-        const ts = c.minimum_valid_until_ts;
-        if (ts === undefined) continue;
-        if (!Number.isSafeInteger(ts)) throw badJson('minimum_valid_until_ts must be an integer');
-        minValidUntilTs = Math.max(minValidUntilTs ?? (ts as number), ts as number);
+        const given = c.minimum_valid_until_ts;
+        if (given !== undefined && !Number.isSafeInteger(given)) throw badJson('minimum_valid_until_ts must be an integer');
+        // A key asked without a timestamp is asked "valid now" (the spec's default).
+        const ts = given === undefined ? nowMs : (given as number);
+        minValidUntilTs = Math.max(minValidUntilTs ?? ts, ts);
       }
     } else {
       throw badJson(`the criteria for ${quote(serverName)} must be an object`);

@@ -5,7 +5,7 @@
  * parsing or signing anything.
  */
 import type { Logger } from '@matrix-notary/common';
-import type { KeyStore, RefreshQueue, FetchWaiter } from '@matrix-notary/store';
+import type { ExpectedFetches, FetchWaiter, KeyStore, RefreshQueue } from '@matrix-notary/store';
 import { HotEntries } from './hot-entries';
 import type { ServerKeyQuery } from './key-query';
 import type { ApiMetrics } from './metrics';
@@ -78,9 +78,11 @@ export class QueryService {
     results.forEach((r, j) => {
       entries[remoteIndex[j]] = r.entries;
       this.hot.remember(remote[j], r, lookedUpAt);
-      if (r.needFetch && r.mayFetch) toFetch.push(j);
+      // A fetch already in flight (another request's, maybe on another pod) is waited for too:
+      // queueing again is harmless (same job ID, or superseded by the fetch that just ended).
+      if (r.needFetch && (r.mayFetch || r.fetchInFlight)) toFetch.push(j);
       else if (r.refreshDue) toRefresh.push(remote[j].serverName);
-      deps.metrics.serverResults[r.needFetch ? (r.mayFetch ? 'fetch' : 'stale') : 'hit'].inc();
+      deps.metrics.serverResults[r.needFetch ? (r.mayFetch || r.fetchInFlight ? 'fetch' : 'stale') : 'hit'].inc();
     });
 
     if (toRefresh.length > 0) this.requestInBackground(toRefresh, lookedUpAt);
@@ -103,21 +105,29 @@ export class QueryService {
   private async fetchAndWait(queries: ServerKeyQuery[], requestedAt: number) {
     const { deps } = this;
     const names = queries.map((q) => q.serverName);
-    const admitted = await deps.queue.admit(names);
-    if (admitted.length < names.length) {
-      deps.metrics.refreshRequestsDropped.inc(names.length - admitted.length);
-      deps.logger.warn({ asked: names.length, admitted: admitted.length }, 'refresh queue is full: serving stored keys without fetching');
+    let expected: ExpectedFetches | undefined;
+    let queued: string[];
+    try {
+      // Waiters are registered before the jobs are added, so a fast fetch cannot be missed.
+      queued = await deps.queue.enqueue(names, 'miss', requestedAt, (admitted) => {
+        expected = deps.waiter.expect(admitted, deps.fetchWaitMs);
+      });
+    } catch (err) {
+      // Nothing (known to be) queued: serve what is stored at once. A registration ends at its timeout.
+      deps.logger.warn({ err: (err as Error).message }, 'could not queue key fetches: serving stored keys');
+      return deps.store.lookup(queries, this.now());
     }
-    if (admitted.length > 0) {
-      // Wait registration happens before the jobs are added, so a fast fetch cannot be missed.
-      const waiting = deps.waiter.waitFor(admitted, deps.fetchWaitMs);
-      try {
-        await deps.queue.add(admitted, 'miss', requestedAt);
-        deps.metrics.refreshRequests.inc({ reason: 'miss' }, admitted.length);
-      } catch (err) {
-        deps.logger.warn({ err: (err as Error).message }, 'could not queue key fetches: serving stored keys');
-      }
-      await waiting;
+    if (queued.length < names.length) {
+      deps.metrics.refreshRequestsDropped.inc(names.length - queued.length);
+      deps.logger.warn({ asked: names.length, queued: queued.length }, 'refresh queue is full: serving stored keys without fetching');
+    }
+    if (queued.length > 0 && expected !== undefined) {
+      deps.metrics.refreshRequests.inc({ reason: 'miss' }, queued.length);
+      // A fetch that ended before the waiters were registered (its job not yet removed, so the
+      // add was a no-op) sends no further event: count it as done now.
+      const ended = await deps.store.endedSince(queued, requestedAt);
+      queued.forEach((name, i) => ended[i] && expected!.release(name));
+      await expected.done;
     }
     return deps.store.lookup(queries, this.now());
   }

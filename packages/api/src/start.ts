@@ -33,7 +33,8 @@ export async function startApi(config: ApiConfig, deps: ApiDeps): Promise<ApiHan
   const logger = deps.logger ?? createLogger({ role: 'api', level: config.logLevel });
   const registry = deps.registry ?? createRegistry('api');
   const redis = createRedis(config.redisUrl, { connectionName: `${config.redisPrefix}-api` });
-  const queueRedis = createRedis(config.redisUrl, { blocking: true, connectionName: `${config.redisPrefix}-api-queue` });
+  // Only adds jobs (never blocks), so it fails fast like the lookup connection during an outage.
+  const queueRedis = createRedis(config.redisUrl, { connectionName: `${config.redisPrefix}-api-queue` });
   const subscriber = createRedis(config.redisUrl, { blocking: true, connectionName: `${config.redisPrefix}-api-events` });
   const closeRedis = () => Promise.all([redis, queueRedis, subscriber].map((r) => r.quit().catch(() => r.disconnect())));
   let metricsListener: MetricsListener | undefined;

@@ -72,3 +72,9 @@ test('the api keeps answering after a burst of bad input', async () => {
   const res = await fetch(n.url('/_matrix/key/v2/server'));
   expect(res.status).toBe(200);
 });
+
+test.each(['POST', 'DELETE'])('%s on a health path is 405 M_UNRECOGNIZED', async (method) => {
+  const res = await fetch(n.url('/_notary/health/live'), { method });
+  expect(res.status).toBe(405);
+  expect(((await res.json()) as { errcode: string }).errcode).toBe('M_UNRECOGNIZED');
+});

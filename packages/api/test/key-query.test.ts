@@ -77,3 +77,28 @@ describe('parsePostQuery', () => {
     expect(errcodeOf(() => parsePostQuery(body, LIMITS, NOW))).toEqual(expected);
   });
 });
+
+describe('one spelling per origin', () => {
+  test.each([
+    ['upper case', 'Example.org'],
+    ['a trailing dot', 'example.org.'],
+    ['an empty label', 'example..org'],
+    ['a port with a leading zero', 'example.org:08448'],
+    ['an all-digit last label (a numeric address spelling)', '2130706433'],
+    ['a zero-padded dotted address', '127.000.000.001'],
+    ['a non-canonical IPv6 literal', '[0:0:0:0:0:0:0:1]:8448'],
+    ['an upper-case IPv6 literal', '[FE80::1]'],
+  ])('%s is refused with M_INVALID_PARAM, naming the canonical form where there is one', (_what, name) => {
+    expect(errcodeOf(() => parsePostQuery({ server_keys: { [name]: {} } }, LIMITS, NOW))).toEqual([400, 'M_INVALID_PARAM']);
+    expect(errcodeOf(() => parseGetQuery(encodeURIComponent(name), '', NOW))).toEqual([400, 'M_INVALID_PARAM']);
+  });
+
+  test.each(['example.org', 'example.org:8448', '1.2.3.4', '1.2.3.4:8448', '[::1]', '[2001:db8::1]:8448', 'xn--bcher-kva.example'])('%s is accepted', (name) => {
+    expect(parsePostQuery({ server_keys: { [name]: {} } }, LIMITS, NOW)[0].serverName).toBe(name);
+  });
+});
+
+test('a key asked without minimum_valid_until_ts counts as "valid now" beside one asked with an older time', () => {
+  const [q] = parsePostQuery({ server_keys: { 'a.example': { 'ed25519:a': {}, 'ed25519:b': { minimum_valid_until_ts: 5 } } } }, LIMITS, NOW);
+  expect(q.minValidUntilTs).toBe(NOW);
+});

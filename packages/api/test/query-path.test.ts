@@ -148,6 +148,15 @@ describe('DESIGN behaviours', () => {
     expect(o.fetches).toBe(1);
   });
 
+  test('2: a GET /query/{server} without key IDs fetches a server the notary has never seen', async () => {
+    const n = await notary();
+    const o = await origin();
+    const res = await getJson(n.url(`/_matrix/key/v2/query/${o.serverName}`));
+    expect(o.fetches).toBe(1);
+    expect(res.json.server_keys).toHaveLength(1);
+    await expectCountersigned(n, res.json.server_keys[0], o, 'ed25519:a1');
+  });
+
   test('2: a response too old for minimum_valid_until_ts is refetched and the fresh one served', async () => {
     const n = await notary();
     const o = await origin();
@@ -158,6 +167,20 @@ describe('DESIGN behaviours', () => {
     expect(o.fetches).toBe(2);
     expect(res.json.server_keys).toHaveLength(1);
     expect(res.json.server_keys[0].valid_until_ts).toBe(newValidity);
+  });
+
+  test('2: a query arriving while another pod fetches the origin waits for that fetch', async () => {
+    const n = await notary({ apis: 2, env: { NOTARY_ORIGIN_MIN_INTERVAL_S: '600' } });
+    const o = await origin();
+    o.delayMs = 800;
+    const first = query(n, o.serverName, ['ed25519:a1'], undefined, 0);
+    // Ask the other pod once the worker holds the origin (its fetch is under way).
+    const until = Date.now() + 5000;
+    while (o.fetches === 0 && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
+    const second = await query(n, o.serverName, ['ed25519:a1'], undefined, 1);
+    expect(second.json.server_keys).toHaveLength(1);
+    expect((await first).json.server_keys).toHaveLength(1);
+    expect(o.fetches).toBe(1);
   });
 
   test('2: when the origin may not be contacted yet, the stored answer comes at once', async () => {

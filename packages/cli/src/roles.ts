@@ -154,19 +154,21 @@ export async function startAll(env: Env, opts: AllOptions = {}): Promise<RoleHan
     const registry = createRegistry('all');
     let metrics: MetricsListener | undefined;
     const worker = await startWorker(workerConfig, { signer, logger, registry });
-    let api: ApiHandle;
+    let api: ApiHandle | undefined;
     try {
       api = await startApi(apiConfig, { signer, logger, registry });
       metrics = await startMetricsListener(registry, apiConfig.metricsPort, apiConfig.metricsBind);
     } catch (err) {
+      await api?.stop();
       await worker.stop();
       throw err;
     }
-    logger.info({ url: `http://${apiConfig.bind}:${api.port}/_matrix/key/v2/server`, serverName: apiConfig.serverName, metricsPort: metrics.port }, 'matrix-notary is running (all roles in one process)');
+    const started = api;
+    logger.info({ url: `http://${apiConfig.bind}:${started.port}/_matrix/key/v2/server`, serverName: apiConfig.serverName, metricsPort: metrics.port }, 'matrix-notary is running (all roles in one process)');
     return {
-      port: api.port,
+      port: started.port,
       async stop() {
-        await api.stop();
+        await started.stop();
         await worker.stop();
         await metrics?.stop();
         await signer.close();

@@ -68,3 +68,38 @@ export function isValidServerName(name: unknown): name is string {
 export function formatHost(host: string, kind: HostKind): string {
   return kind === 'ipv6' ? `[${host}]` : host;
 }
+
+/**
+ * The one spelling of a server name that the notary accepts from callers: DNS names in lower
+ * case without a trailing dot or empty labels, and not ending in an all-digit label (no real
+ * top-level domain does; such names are numeric address spellings in disguise); ports without
+ * leading zeros; IPv6 literals in their compressed lower-case form. Each origin then has exactly
+ * one name, so its rate limit and backoff cannot be split across spellings of the same host.
+ * Returns null for a name that does not parse; otherwise the canonical spelling.
+ */
+export function canonicalServerName(name: string): string | null {
+  const parsed = parseServerName(name);
+  if (parsed === null) return null;
+  const port = parsed.port === undefined ? '' : `:${parsed.port}`;
+  if (parsed.kind === 'ipv6') {
+    // The URL parser writes IPv6 addresses in RFC 5952 form.
+    return `${new URL(`http://[${parsed.host}]/`).hostname}${port}`;
+  }
+  if (parsed.kind === 'ipv4') return `${parsed.host}${port}`;
+  const host = parsed.host.replace(/\.$/, '');
+  return `${host}${port}`;
+}
+
+/** Why a valid server name is not in canonical form, or null when it is. */
+export function nonCanonicalServerNameReason(name: string): string | null {
+  const parsed = parseServerName(name);
+  if (parsed === null) return 'it is not a valid server name';
+  if (parsed.kind === 'dns') {
+    const labels = parsed.host.replace(/\.$/, '').split('.');
+    if (labels.some((l) => l === '')) return 'it has an empty label or a trailing dot';
+    if (/^[0-9]+$/.test(labels[labels.length - 1])) return 'its last label is all digits (write an IP address in dotted form)';
+  }
+  const canonical = canonicalServerName(name);
+  if (canonical !== name) return `it is not in canonical form (write ${JSON.stringify(canonical)})`;
+  return null;
+}

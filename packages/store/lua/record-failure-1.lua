@@ -11,7 +11,10 @@ local wait = 0
 if interval > 0 then wait = interval * (2 ^ fails) end
 local cap = tonumber(ARGV[3])
 if wait > cap then wait = cap end
+-- A cap below the interval must not let failures shorten it: at most once per interval, always.
+if wait < tonumber(ARGV[2]) then wait = tonumber(ARGV[2]) end
 redis.call('HSET', rec, 'next', string.format('%d', now + wait), 'failed', ARGV[1])
+redis.call('HDEL', rec, 'busy')
 if redis.call('HEXISTS', rec, 'latest') == 0 then
   local ttl = tonumber(ARGV[4])
   if ttl < wait then ttl = wait end

@@ -25,6 +25,11 @@ export class FetchEventPublisher {
 }
 
 /** Waits for fetch events. Owns its subscriber connection (one in subscribe mode can do nothing else). */
+export interface ExpectedFetches {
+  done: Promise<void>;
+  release(serverName: string): void;
+}
+
 export type FetchEventListener = (serverName: string, outcome: FetchOutcome) => void;
 
 export class FetchWaiter {
@@ -69,30 +74,45 @@ export class FetchWaiter {
 
   /** Resolves when every named origin has had a fetch event, or when timeoutMs has passed. */
   async waitFor(serverNames: readonly string[], timeoutMs: number): Promise<void> {
-    if (serverNames.length === 0 || timeoutMs <= 0) return;
-    let remaining = serverNames.length;
+    await this.expect(serverNames, timeoutMs).done;
+  }
+
+  /**
+   * Like waitFor, registered at once; `release(name)` counts an origin as done without an event
+   * (its fetch is known to have ended already, e.g. before this registration).
+   */
+  expect(serverNames: readonly string[], timeoutMs: number): ExpectedFetches {
+    if (serverNames.length === 0 || timeoutMs <= 0) return { done: Promise.resolve(), release: () => undefined };
+    let remaining = 0;
     let timer: NodeJS.Timeout | undefined;
-    const wakers: Array<[string, () => void]> = [];
-    await new Promise<void>((resolve) => {
-      const done = () => {
-        clearTimeout(timer);
-        for (const [name, wake] of wakers) this.waiters.get(name)?.delete(wake);
-        resolve();
-      };
-      for (const name of serverNames) {
-        const wake = () => {
-          if (--remaining === 0) done();
-        };
-        wakers.push([name, wake]);
-        let set = this.waiters.get(name);
-        if (!set) this.waiters.set(name, (set = new Set()));
-        set.add(wake);
+    let resolveDone!: () => void;
+    const done = new Promise<void>((resolve) => (resolveDone = resolve));
+    const wakers = new Map<string, () => void>();
+    const finish = () => {
+      clearTimeout(timer);
+      for (const [name, wake] of wakers) {
+        const set = this.waiters.get(name);
+        set?.delete(wake);
+        if (set?.size === 0) this.waiters.delete(name);
       }
-      timer = setTimeout(done, timeoutMs);
-    });
-    for (const [name] of wakers) {
-      if (this.waiters.get(name)?.size === 0) this.waiters.delete(name);
+      wakers.clear();
+      resolveDone();
+    };
+    for (const name of new Set(serverNames)) {
+      let woken = false;
+      const wake = () => {
+        if (woken) return;
+        woken = true;
+        if (--remaining === 0) finish();
+      };
+      remaining++;
+      wakers.set(name, wake);
+      let set = this.waiters.get(name);
+      if (!set) this.waiters.set(name, (set = new Set()));
+      set.add(wake);
     }
+    timer = setTimeout(finish, timeoutMs);
+    return { done, release: (name) => wakers.get(name)?.() };
   }
 
   get pendingOrigins(): number {

@@ -19,6 +19,8 @@ export interface LookupResult {
   needFetch: boolean;
   /** The origin may be contacted now (minimum interval and backoff have passed). */
   mayFetch: boolean;
+  /** A worker is fetching the origin right now: a caller that needs a fetch waits for this one. */
+  fetchInFlight: boolean;
   /** A background refresh is due (half-lifetime or 7-day rule), and this caller is to ask for it. */
   refreshDue: boolean;
   /** valid_until_ts of the latest stored response, when there is one. */
@@ -34,6 +36,9 @@ export interface KeyStoreOptions {
   /** How long a record that never held a response is kept (it carries only backoff state). */
   emptyRecordTtlMs?: number;
 }
+
+/** How long a claimed fetch counts as in flight when the caller gives no lease. */
+export const DEFAULT_FETCH_LEASE_MS = 30_000;
 
 export interface FetchClaim {
   allowed: boolean;
@@ -66,7 +71,7 @@ export class KeyStore {
    * second only for the rare origin whose asked-for keys live in older responses, and a tiny
    * script only for the rare caller elected to ask for a background refresh.
    */
-  async lookup(queries: readonly OriginQuery[], nowMs: number): Promise<LookupResult[]> {
+  async lookup(queries: readonly OriginQuery[], nowMs: number, retries = 2): Promise<LookupResult[]> {
     if (queries.length === 0) return [];
     let replies: (Buffer | null)[][];
     if (queries.length === 1) {
@@ -82,25 +87,35 @@ export class KeyStore {
     }
     const judged = replies.map((reply, i) => judge(queries[i], reply, nowMs, this.refreshRequestIntervalMs));
     if (judged.some((j) => j.olderIds.length > 0 || j.refreshCandidate)) {
-      await Promise.all([this.addOlderEntries(queries, judged), this.electRefreshers(queries, judged, nowMs)]);
+      const [raced] = await Promise.all([this.addOlderEntries(queries, judged), this.electRefreshers(queries, judged, nowMs)]);
+      // A store between the two reads may have removed an older response: read those origins again.
+      if (raced.length > 0 && retries > 0) {
+        const again = await this.lookup(raced.map((i) => queries[i]), nowMs, retries - 1);
+        raced.forEach((i, k) => (judged[i].result = again[k]));
+      }
     }
     return judged.map((j) => j.result);
   }
 
-  private async addOlderEntries(queries: readonly OriginQuery[], judged: Judged[]): Promise<void> {
+  /** Returns the indexes of origins whose older responses changed between the two reads. */
+  private async addOlderEntries(queries: readonly OriginQuery[], judged: Judged[]): Promise<number[]> {
     const wanted = judged.map((j, i) => [i, j.olderIds] as const).filter(([, ids]) => ids.length > 0);
-    if (wanted.length === 0) return;
+    if (wanted.length === 0) return [];
+    const raced: number[] = [];
     const pipeline = this.redis.pipeline();
     for (const [i, ids] of wanted) pipeline.hmgetBuffer(this.key(queries[i].serverName), ...ids.map((id) => `r:${id}`));
     const replies = (await pipeline.exec()) ?? [];
     wanted.forEach(([i], k) => {
       const [err, reply] = replies[k];
       if (err) throw err;
-      const older = (reply as (Buffer | null)[]).filter((b): b is Buffer => b !== null);
+      const replies_ = reply as (Buffer | null)[];
+      if (replies_.includes(null)) raced.push(i);
+      const older = replies_.filter((b): b is Buffer => b !== null);
       // Older responses holding asked-for keys come first, the latest last (as Synapse and sytest
       // expect: the first entry answers the key asked for).
       judged[i].result.entries = [...older, ...judged[i].result.entries];
     });
+    return raced;
   }
 
   private async electRefreshers(queries: readonly OriginQuery[], judged: Judged[], nowMs: number): Promise<void> {
@@ -116,12 +131,29 @@ export class KeyStore {
     });
   }
 
-  /** `requestedAtMs`: when the fetch was asked for; without it, the claim is never superseded. */
+  /** For each origin: has a fetch ended (stored or failed) at or after `sinceMs`? */
+  async endedSince(serverNames: readonly string[], sinceMs: number): Promise<boolean[]> {
+    if (serverNames.length === 0) return [];
+    const pipeline = this.redis.pipeline();
+    for (const name of serverNames) pipeline.hmget(this.key(name), 'fetched', 'failed');
+    const replies = (await pipeline.exec()) ?? [];
+    return replies.map(([err, reply]) => {
+      if (err) throw err;
+      const [fetched, failed] = reply as (string | null)[];
+      return Number(fetched ?? 0) >= sinceMs || Number(failed ?? 0) >= sinceMs;
+    });
+  }
+
+  /**
+   * `requestedAtMs`: when the fetch was asked for; without it, the claim is never superseded.
+   * `leaseMs`: how long the fetch may take; lookups see it in flight until then or its outcome.
+   */
   async claimFetch(
     serverName: string,
     nowMs: number,
     minIntervalMs: number,
     requestedAtMs = Number.MAX_SAFE_INTEGER,
+    leaseMs = DEFAULT_FETCH_LEASE_MS,
   ): Promise<FetchClaim> {
     const [verdict, waitMs] = await this.redis.notaryClaimFetch(
       this.key(serverName),
@@ -129,6 +161,7 @@ export class KeyStore {
       minIntervalMs,
       this.emptyRecordTtlMs,
       requestedAtMs,
+      leaseMs,
     );
     return { allowed: verdict === 1, superseded: verdict === 2, waitMs };
   }
@@ -163,7 +196,7 @@ export class KeyStore {
 }
 
 /** Fixed fields read for every lookup; the asked-for key IDs' fields follow them. */
-const LOOKUP_FIELDS = ['latest', 'lb', 'lv', 'next', 'fetched', 'rq'] as const;
+const LOOKUP_FIELDS = ['latest', 'lb', 'lv', 'next', 'fetched', 'rq', 'busy'] as const;
 
 function keyFields(keyIds: readonly string[]): string[] {
   return keyIds.map((k) => `k:${k}`);
@@ -183,10 +216,11 @@ interface Judged {
 
 /** Decides, from one origin's fields, what to serve and whether a fetch is needed or due. */
 function judge(q: OriginQuery, reply: (Buffer | null)[], nowMs: number, refreshRequestIntervalMs: number): Judged {
-  const [latest, latestBytes, latestValid, next, fetched, asked] = reply;
+  const [latest, latestBytes, latestValid, next, fetched, asked, busy] = reply;
   const mayFetch = nowMs >= num(next);
+  const fetchInFlight = num(busy) > nowMs;
   if (latest === null || latestBytes === null) {
-    return { result: { needFetch: true, mayFetch, refreshDue: false, entries: [] }, olderIds: [], refreshCandidate: false };
+    return { result: { needFetch: true, mayFetch, fetchInFlight, refreshDue: false, entries: [] }, olderIds: [], refreshCandidate: false };
   }
   const latestId = latest.toString('latin1');
   const validUntil = num(latestValid);
@@ -209,7 +243,7 @@ function judge(q: OriginQuery, reply: (Buffer | null)[], nowMs: number, refreshR
     refreshCandidate = nowMs >= fetchedAt + period && nowMs - num(asked) >= refreshRequestIntervalMs;
   }
   return {
-    result: { needFetch, mayFetch, refreshDue: false, entries: [latestBytes], validUntilTs: validUntil },
+    result: { needFetch, mayFetch, fetchInFlight, refreshDue: false, entries: [latestBytes], validUntilTs: validUntil },
     olderIds,
     refreshCandidate,
   };

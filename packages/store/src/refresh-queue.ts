@@ -29,6 +29,8 @@ export interface RefreshQueueOptions {
 
 export class RefreshQueue {
   readonly queue: Queue<RefreshJobData>;
+  /** Admissions on this pod run one at a time, so concurrent queries cannot all see room. */
+  private admissions: Promise<unknown> = Promise.resolve();
 
   constructor(
     connection: Redis,
@@ -64,11 +66,30 @@ export class RefreshQueue {
     );
   }
 
+  /**
+   * Admits and queues in one step, one such step at a time on this pod (across pods the bound can
+   * be passed by at most one query's servers per pod). `beforeAdd` runs between the two, e.g. to
+   * register waiters before a fast fetch could end. Returns the origins queued.
+   */
+  enqueue(
+    serverNames: readonly string[],
+    reason: RefreshReason,
+    requestedAt: number,
+    beforeAdd: (admitted: string[]) => void = () => undefined,
+  ): Promise<string[]> {
+    const step = this.admissions.then(async () => {
+      const admitted = await this.admit(serverNames);
+      beforeAdd(admitted);
+      await this.add(admitted, reason, requestedAt);
+      return admitted;
+    });
+    this.admissions = step.catch(() => undefined);
+    return step;
+  }
+
   /** admit then add: returns the origins actually queued. */
   async request(serverNames: readonly string[], reason: RefreshReason, requestedAt: number): Promise<string[]> {
-    const admitted = await this.admit(serverNames);
-    await this.add(admitted, reason, requestedAt);
-    return admitted;
+    return this.enqueue(serverNames, reason, requestedAt);
   }
 
   async close(): Promise<void> {

@@ -138,3 +138,23 @@ describe('FetchWaiter.waitFor', () => {
     expect(await waiting.done).toBeLessThan(PROMPT_MS);
   });
 });
+
+describe('FetchWaiter.expect', () => {
+  it('resolves once every origin had an event or was released, without waiting for the timeout', async () => {
+    const started = performance.now();
+    const expected = waiter.expect(['rel-a.example.org', 'rel-b.example.org'], LONG_WAIT_MS);
+    expected.release('rel-a.example.org');
+    await publisher.publish('rel-b.example.org', 'stored');
+    await expected.done;
+    expect(performance.now() - started).toBeLessThan(PROMPT_MS);
+  });
+
+  it('releasing one origin twice counts once', async () => {
+    const expected = waiter.expect(['twice-a.example.org', 'twice-b.example.org'], 300);
+    expected.release('twice-a.example.org');
+    expected.release('twice-a.example.org');
+    const started = performance.now();
+    await expected.done; // b never comes: only the timeout ends it
+    expect(performance.now() - started).toBeGreaterThanOrEqual(250);
+  });
+});

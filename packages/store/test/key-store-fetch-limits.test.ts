@@ -180,3 +180,39 @@ describe('KeyStore: records without a response expire, records with one do not',
     expect(await pttl(server)).toBe(-1);
   });
 });
+
+describe('KeyStore: a fetch in flight', () => {
+  const INTERVAL_MS = MINUTE_MS;
+  it('is seen by lookups from the claim until its outcome, or until its lease ends', async () => {
+    const server = freshServer();
+    const lookup = async (now: number) => (await store.lookup([{ serverName: server, keyIds: [], minValidUntilTs: now }], now))[0];
+    expect((await lookup(T0_MS)).fetchInFlight).toBe(false);
+    await store.claimFetch(server, T0_MS, INTERVAL_MS, Number.MAX_SAFE_INTEGER, 5000);
+    const during = await lookup(T0_MS + 1);
+    expect(during.fetchInFlight).toBe(true);
+    expect(during.mayFetch).toBe(false); // the interval started with the claim
+    expect((await lookup(T0_MS + 5000)).fetchInFlight).toBe(false); // the lease has ended
+    await store.claimFetch(server, T0_MS + INTERVAL_MS, INTERVAL_MS, Number.MAX_SAFE_INTEGER, 5000);
+    expect((await lookup(T0_MS + INTERVAL_MS + 1)).fetchInFlight).toBe(true);
+    await store.recordFailure(server, T0_MS + INTERVAL_MS + 2, INTERVAL_MS, HOUR_MS);
+    expect((await lookup(T0_MS + INTERVAL_MS + 3)).fetchInFlight).toBe(false); // a failure ends it
+  });
+});
+
+describe('KeyStore: backoff is never shorter than the interval', () => {
+  it('keeps the interval when the backoff cap is set below it', async () => {
+    const server = freshServer();
+    expect(await store.recordFailure(server, T0_MS, MINUTE_MS, 0)).toEqual({ failures: 1, waitMs: MINUTE_MS });
+    expect((await store.claimFetch(server, T0_MS + MINUTE_MS - 1, MINUTE_MS)).allowed).toBe(false);
+  });
+
+  it('endedSince tells whether a fetch stored or failed at or after a time', async () => {
+    const stored = freshServer();
+    const failed = freshServer();
+    const untouched = freshServer();
+    await store.storeResponse(stored, responseBytes('s'), T0_MS + DAY_MS, ['ed25519:a'], T0_MS + 10, 0);
+    await store.recordFailure(failed, T0_MS + 20, 0, HOUR_MS);
+    expect(await store.endedSince([stored, failed, untouched], T0_MS + 10)).toEqual([true, true, false]);
+    expect(await store.endedSince([stored, failed], T0_MS + 21)).toEqual([false, false]);
+  });
+});

@@ -45,7 +45,7 @@ async function storeAt(serverName: string, fetchedMs: number, validUntilTs: numb
 describe('KeyStore.lookup: needFetch', () => {
   it('is true, with no entries and the origin free to contact, when nothing is stored', async () => {
     const result = await lookupOne(freshServer(), T0_MS, { keyIds: ['ed25519:a'] });
-    expect(result).toEqual({ needFetch: true, mayFetch: true, refreshDue: false, entries: [] });
+    expect(result).toEqual({ needFetch: true, mayFetch: true, fetchInFlight: false, refreshDue: false, entries: [] });
   });
 
   it('is false for a fresh response that holds the keys asked', async () => {

@@ -110,3 +110,25 @@ describe('RefreshQueue.request', () => {
     expect(keys.length).toBeGreaterThan(0);
   });
 });
+
+describe('RefreshQueue.enqueue: the bound holds under concurrent queries on one pod', () => {
+  it('10 concurrent queries of 10 new origins each, with room for 10, leave at most 10 waiting', async () => {
+    const queue = newQueue(10);
+    const batches = Array.from({ length: 10 }, (_, b) => Array.from({ length: 10 }, (_, i) => `o${b}-${i}.example.org`));
+    const queued = await Promise.all(batches.map((names) => queue.enqueue(names, 'miss', Date.now())));
+    expect(queued.flat()).toHaveLength(10);
+    expect(await queue.queue.getWaitingCount()).toBe(10);
+  });
+
+  it('runs beforeAdd with the admitted names before the jobs exist', async () => {
+    const queue = newQueue(100);
+    let seenJobsAtCallback = -1;
+    let admittedSeen: string[] = [];
+    await queue.enqueue(['x.example.org', 'y.example.org'], 'miss', Date.now(), (admitted) => {
+      admittedSeen = admitted;
+      void totalJobs(queue).then((n) => (seenJobsAtCallback = seenJobsAtCallback === -1 ? n : seenJobsAtCallback));
+    });
+    expect(admittedSeen).toEqual(['x.example.org', 'y.example.org']);
+    expect(await totalJobs(queue)).toBe(2);
+  });
+});

@@ -53,6 +53,8 @@ export class FakeOrigin {
   override?: () => unknown;
   /** When set, the exact body text served (for JSON that canonical JSON cannot express). */
   rawBody?: () => string;
+  /** Milliseconds to wait before answering (a slow origin). */
+  delayMs = 0;
   /** The server_name to claim; defaults to the real one. */
   claimedName?: string;
 
@@ -94,7 +96,9 @@ export class FakeOrigin {
           return;
         default: {
           const body = this.rawBody ? Buffer.from(this.rawBody()) : canonicalJsonBytes(this.response());
-          res.writeHead(200, { 'content-type': 'application/json', 'content-length': body.length }).end(body);
+          const answer = () => res.writeHead(200, { 'content-type': 'application/json', 'content-length': body.length }).end(body);
+          if (this.delayMs > 0) setTimeout(answer, this.delayMs);
+          else answer();
         }
       }
     });

@@ -22,6 +22,8 @@ export interface RefreshPolicy {
   minIntervalMs: number;
   maxBackoffMs: number;
   minKeyValidityMs: number;
+  /** How long one refresh may take (origin timeout plus the signer's share): the fetch's lease. */
+  fetchLeaseMs: number;
 }
 
 export interface RefreshDeps {
@@ -59,7 +61,7 @@ export async function refreshOrigin(serverName: string, deps: RefreshDeps, reque
   };
 
   if (serverName === policy.notaryServerName) return finish('skipped');
-  const claim = await store.claimFetch(serverName, now(), policy.minIntervalMs, requestedAtMs);
+  const claim = await store.claimFetch(serverName, now(), policy.minIntervalMs, requestedAtMs, policy.fetchLeaseMs);
   if (claim.superseded) return finish('skipped');
   if (!claim.allowed) {
     log.debug({ retryInMs: claim.waitMs }, 'origin contacted recently or backing off; not fetching');

@@ -20,6 +20,9 @@ import type { WorkerConfig } from './config';
 import { createWorkerMetrics } from './metrics';
 import { refreshOrigin, type Countersigner, type OriginFetcher } from './refresh-origin';
 
+/** Time allowed for countersigning and storing, on top of the origin fetch, in a fetch's lease. */
+const SIGNER_SHARE_MS = 10_000;
+
 export interface WorkerDeps {
   signer: Countersigner;
   logger?: Logger;
@@ -56,6 +59,7 @@ export async function startWorker(config: WorkerConfig, deps: WorkerDeps): Promi
       minIntervalMs: config.originMinIntervalMs,
       maxBackoffMs: config.originMaxBackoffMs,
       minKeyValidityMs: config.minKeyValidityMs,
+      fetchLeaseMs: config.origin.totalTimeoutMs + SIGNER_SHARE_MS,
     };
     const worker = new Worker<RefreshJobData>(
       REFRESH_QUEUE_NAME,
