@@ -12,15 +12,19 @@ import type { LookupResult } from '@matrix-notary/store';
 import type { ServerKeyQuery } from './key-query';
 
 export const HOT_ENTRY_TTL_MS = 1000;
-/** Servers kept at once; beyond it the least recently used are dropped. */
-export const HOT_ENTRY_MAX_SERVERS = 10_000;
-/** Distinct key-ID sets kept per server, so callers cannot grow one server's copy without bound. */
+/** Bytes of responses kept at once; beyond it the least recently used copies are dropped. */
+export const HOT_ENTRY_MAX_BYTES = 64 * 1024 * 1024;
+/** Answers larger than this are always read from Redis: a copy must not crowd out many others. */
+const MAX_ENTRY_BYTES = 64 * 1024;
+/** Distinct key-ID sets kept per server, so callers cannot grow one server's copies without bound. */
 const MAX_KEY_SETS_PER_SERVER = 32;
 
 interface HotEntry {
+  serverName: string;
   entries: Buffer[];
   validUntilTs: number;
   expiresAt: number;
+  bytes: number;
 }
 
 function keySetOf(keyIds: readonly string[]): string {
@@ -28,13 +32,28 @@ function keySetOf(keyIds: readonly string[]): string {
 }
 
 export class HotEntries {
-  private readonly servers = new LRUCache<string, Map<string, HotEntry>>({ max: HOT_ENTRY_MAX_SERVERS });
+  /** Keyed by server name and key-ID set; the index lists each server's keys for `forget`. */
+  private readonly copies: LRUCache<string, HotEntry>;
+  private readonly byServer = new Map<string, Set<string>>();
 
-  constructor(private readonly ttlMs = HOT_ENTRY_TTL_MS) {}
+  constructor(
+    private readonly ttlMs = HOT_ENTRY_TTL_MS,
+    maxBytes = HOT_ENTRY_MAX_BYTES,
+  ) {
+    this.copies = new LRUCache<string, HotEntry>({
+      maxSize: maxBytes,
+      sizeCalculation: (entry) => entry.bytes,
+      dispose: (entry, key) => {
+        const keys = this.byServer.get(entry.serverName);
+        keys?.delete(key);
+        if (keys?.size === 0) this.byServer.delete(entry.serverName);
+      },
+    });
+  }
 
   /** The entries to serve from memory, or undefined when Redis must be asked. */
   get(q: ServerKeyQuery, nowMs: number): Buffer[] | undefined {
-    const hot = this.servers.get(q.serverName)?.get(keySetOf(q.keyIds));
+    const hot = this.copies.get(`${q.serverName}\n${keySetOf(q.keyIds)}`);
     if (hot === undefined || nowMs >= hot.expiresAt || hot.validUntilTs < q.minValidUntilTs) return undefined;
     return hot.entries;
   }
@@ -42,14 +61,26 @@ export class HotEntries {
   /** Keeps a Redis answer that needed no fetch. */
   remember(q: ServerKeyQuery, result: LookupResult, nowMs: number): void {
     if (result.needFetch || result.validUntilTs === undefined || result.entries.length === 0) return;
-    let sets = this.servers.get(q.serverName);
-    if (sets === undefined) this.servers.set(q.serverName, (sets = new Map()));
-    if (sets.size >= MAX_KEY_SETS_PER_SERVER) sets.clear();
-    sets.set(keySetOf(q.keyIds), { entries: result.entries, validUntilTs: result.validUntilTs, expiresAt: nowMs + this.ttlMs });
+    const bytes = result.entries.reduce((n, e) => n + e.length, 0);
+    if (bytes > MAX_ENTRY_BYTES) return;
+    const key = `${q.serverName}\n${keySetOf(q.keyIds)}`;
+    const existing = this.byServer.get(q.serverName);
+    if (existing !== undefined && !existing.has(key) && existing.size >= MAX_KEY_SETS_PER_SERVER) this.forget(q.serverName);
+    // Set first: replacing a copy disposes the old one, which takes its key out of the index.
+    this.copies.set(key, { serverName: q.serverName, entries: result.entries, validUntilTs: result.validUntilTs, expiresAt: nowMs + this.ttlMs, bytes });
+    let keys = this.byServer.get(q.serverName);
+    if (keys === undefined) this.byServer.set(q.serverName, (keys = new Set()));
+    keys.add(key);
   }
 
   /** Drops every copy for a server (a worker stored or failed to store something new). */
   forget(serverName: string): void {
-    this.servers.delete(serverName);
+    for (const key of [...(this.byServer.get(serverName) ?? [])]) this.copies.delete(key);
+    this.byServer.delete(serverName);
+  }
+
+  /** Bytes held now (for tests and curiosity). */
+  get heldBytes(): number {
+    return this.copies.calculatedSize;
   }
 }

@@ -32,10 +32,11 @@ export interface ApiHandle {
 export async function startApi(config: ApiConfig, deps: ApiDeps): Promise<ApiHandle> {
   const logger = deps.logger ?? createLogger({ role: 'api', level: config.logLevel });
   const registry = deps.registry ?? createRegistry('api');
-  const redis = createRedis(config.redisUrl, { connectionName: `${config.redisPrefix}-api` });
+  const onError = (err: Error) => logger.warn({ err: err.message }, 'Redis connection error (retrying)');
+  const redis = createRedis(config.redisUrl, { connectionName: `${config.redisPrefix}-api`, onError });
   // Only adds jobs (never blocks), so it fails fast like the lookup connection during an outage.
-  const queueRedis = createRedis(config.redisUrl, { connectionName: `${config.redisPrefix}-api-queue` });
-  const subscriber = createRedis(config.redisUrl, { blocking: true, connectionName: `${config.redisPrefix}-api-events` });
+  const queueRedis = createRedis(config.redisUrl, { connectionName: `${config.redisPrefix}-api-queue`, onError });
+  const subscriber = createRedis(config.redisUrl, { blocking: true, connectionName: `${config.redisPrefix}-api-events`, onError });
   const closeRedis = () => Promise.all([redis, queueRedis, subscriber].map((r) => r.quit().catch(() => r.disconnect())));
   let metricsListener: MetricsListener | undefined;
   let server: http.Server | undefined;

@@ -43,3 +43,24 @@ test('forget drops every copy for the server', () => {
   expect(hot.get(q([]), NOW)).toBeUndefined();
   expect(hot.get(q(['ed25519:a']), NOW)).toBeUndefined();
 });
+
+test('the copies are bounded in bytes: the least recently used go first, and big answers are never kept', () => {
+  const hot = new HotEntries(1000, 3 * 1024);
+  const kb = (n: number): LookupResult => ({ ...hit(NOW + 5000), entries: [Buffer.alloc(n * 1024, 120)] });
+  const server = (i: number) => ({ serverName: `s${i}.example`, keyIds: [], minValidUntilTs: NOW });
+  for (let i = 0; i < 5; i++) hot.remember(server(i), kb(1), NOW);
+  expect(hot.heldBytes).toBeLessThanOrEqual(3 * 1024);
+  expect(hot.get(server(0), NOW)).toBeUndefined();
+  expect(hot.get(server(4), NOW)).toBeDefined();
+  hot.remember(server(9), kb(100), NOW); // over the per-answer cap
+  expect(hot.get(server(9), NOW)).toBeUndefined();
+});
+
+test('replacing a copy keeps it reachable by forget', () => {
+  const hot = new HotEntries(1000);
+  hot.remember(q([]), hit(NOW + 5000), NOW);
+  hot.remember(q([]), hit(NOW + 6000), NOW + 10);
+  expect(hot.get(q([]), NOW + 20)).toEqual([bytes]);
+  hot.forget('a.example');
+  expect(hot.get(q([]), NOW + 20)).toBeUndefined();
+});

@@ -41,6 +41,9 @@ function explain(err: unknown): string | undefined {
   }
   if (e?.code === 'EACCES' && e.port !== undefined) return `not allowed to listen on port ${e.port}: choose a port above 1024 or run with the needed privilege`;
   if (e instanceof Error && /Redis at .* did not answer/.test(e.message)) return e.message;
+  if (e instanceof Error && /NOAUTH|WRONGPASS|invalid password/i.test(e.message)) {
+    return 'Redis refused the connection without the right password: put it in REDIS_URL (redis://:PASSWORD@HOST:6379)';
+  }
   return undefined;
 }
 

@@ -33,7 +33,10 @@ export interface KeyStoreOptions {
   prefix: string;
   /** Least time between two background refresh requests for one origin. */
   refreshRequestIntervalMs?: number;
-  /** How long a record that never held a response is kept (it carries only backoff state). */
+  /**
+   * Least lifetime of a record that never held a response (it carries only backoff state, and is
+   * kept as long as that matters: the claim's lease plus the interval, or twice the backoff).
+   */
   emptyRecordTtlMs?: number;
 }
 
@@ -59,7 +62,7 @@ export class KeyStore {
     registerScripts(redis);
     this.prefix = opts.prefix;
     this.refreshRequestIntervalMs = opts.refreshRequestIntervalMs ?? 60_000;
-    this.emptyRecordTtlMs = opts.emptyRecordTtlMs ?? 24 * 60 * 60 * 1000;
+    this.emptyRecordTtlMs = opts.emptyRecordTtlMs ?? 60_000;
   }
 
   private key(serverName: string): string {
@@ -159,7 +162,7 @@ export class KeyStore {
       this.key(serverName),
       nowMs,
       minIntervalMs,
-      this.emptyRecordTtlMs,
+      this.emptyRecordTtlMs + leaseMs + minIntervalMs,
       requestedAtMs,
       leaseMs,
     );

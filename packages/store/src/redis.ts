@@ -10,7 +10,11 @@ export interface RedisConnectOptions {
   /** For BullMQ workers and subscribers: commands wait for a reconnect instead of failing. */
   blocking?: boolean;
   connectionName?: string;
+  /** Told about connection errors (at most once per 10 s); the connection retries by itself. */
+  onError?: (err: Error) => void;
 }
+
+const CONNECTION_ERROR_REPORT_INTERVAL_MS = 10_000;
 
 export function createRedis(url: string, opts: RedisConnectOptions = {}): Redis {
   const options: RedisOptions = {
@@ -19,7 +23,17 @@ export function createRedis(url: string, opts: RedisConnectOptions = {}): Redis 
     maxRetriesPerRequest: opts.blocking ? null : 2,
     lazyConnect: false,
   };
-  return new Redis(url, options);
+  const redis = new Redis(url, options);
+  // Without a listener ioredis prints every connection error with a stack trace. Commands that
+  // fail still reject; this only reports the connection's state, without flooding the log.
+  let lastReport = 0;
+  redis.on('error', (err: Error) => {
+    const now = Date.now();
+    if (now - lastReport < CONNECTION_ERROR_REPORT_INTERVAL_MS) return;
+    lastReport = now;
+    opts.onError?.(err);
+  });
+  return redis;
 }
 
 /** Resolves once Redis answers PING, or rejects with a message that says what to check. */

@@ -141,12 +141,12 @@ describe('KeyStore.recordFailure: doubling backoff', () => {
 });
 
 describe('KeyStore: records without a response expire, records with one do not', () => {
-  it('gives a record created by claimFetch a TTL', async () => {
+  it('gives a record created by claimFetch a TTL: the least lifetime plus the lease and the interval', async () => {
     const server = freshServer();
-    await store.claimFetch(server, T0_MS, MINUTE_MS);
+    await store.claimFetch(server, T0_MS, MINUTE_MS, Number.MAX_SAFE_INTEGER, 5000);
     const ttl = await pttl(server);
-    expect(ttl).toBeGreaterThan(0);
-    expect(ttl).toBeLessThanOrEqual(EMPTY_RECORD_TTL_MS);
+    expect(ttl).toBeGreaterThan(EMPTY_RECORD_TTL_MS + 5000 + MINUTE_MS - 5000);
+    expect(ttl).toBeLessThanOrEqual(EMPTY_RECORD_TTL_MS + 5000 + MINUTE_MS);
   });
 
   it('gives a record created by recordFailure a TTL no shorter than the backoff it records', async () => {

@@ -39,8 +39,9 @@ export interface WorkerHandle {
 export async function startWorker(config: WorkerConfig, deps: WorkerDeps): Promise<WorkerHandle> {
   const logger = deps.logger ?? createLogger({ role: 'worker', level: config.logLevel });
   const registry = deps.registry ?? createRegistry('worker');
-  const redis = createRedis(config.redisUrl, { connectionName: `${config.redisPrefix}-worker` });
-  const bullRedis = createRedis(config.redisUrl, { blocking: true, connectionName: `${config.redisPrefix}-worker-queue` });
+  const onError = (err: Error) => logger.warn({ err: err.message }, 'Redis connection error (retrying)');
+  const redis = createRedis(config.redisUrl, { connectionName: `${config.redisPrefix}-worker`, onError });
+  const bullRedis = createRedis(config.redisUrl, { blocking: true, connectionName: `${config.redisPrefix}-worker-queue`, onError });
   const closeRedis = () => Promise.all([redis, bullRedis].map((r) => r.quit().catch(() => r.disconnect())));
   let metricsListener: MetricsListener | undefined;
   let federation: FederationClient | undefined;
