@@ -41,10 +41,25 @@ export async function startMetricsListener(registry: Registry, port: number, bin
   };
 }
 
-/** Closes a server and its idle keep-alive connections, resolving when it has stopped. */
-export function closeServer(server: http.Server): Promise<void> {
+/** How long a stopping server lets requests in progress finish before closing their connections. */
+export const SERVER_DRAIN_MS = 5000;
+
+/**
+ * Stops accepting connections, closes idle keep-alive ones, lets requests in progress finish for
+ * up to `drainMs`, then closes whatever is left: a stop never waits for a keep-alive timeout.
+ */
+export function closeServer(server: http.Server, drainMs = SERVER_DRAIN_MS): Promise<void> {
   return new Promise((resolve) => {
-    server.close(() => resolve());
+    const timer = setTimeout(() => server.closeAllConnections(), drainMs);
+    timer.unref();
+    server.close(() => {
+      clearTimeout(timer);
+      resolve();
+    });
     server.closeIdleConnections();
+    // Connections that finish their request while draining become idle: close those too.
+    const sweep = setInterval(() => server.closeIdleConnections(), 100);
+    sweep.unref();
+    server.once('close', () => clearInterval(sweep));
   });
 }
