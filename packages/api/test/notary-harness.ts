@@ -119,8 +119,14 @@ export async function counterValue(registries: Registry[], name: string, labels:
   return total;
 }
 
-export async function postQuery(url: string, body: unknown): Promise<{ status: number; json: any; text: string }> {
-  const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: typeof body === 'string' ? body : JSON.stringify(body) });
+export interface JsonAnswer {
+  status: number;
+  json: any;
+  text: string;
+}
+
+async function requestJson(url: string, init?: RequestInit): Promise<JsonAnswer> {
+  const res = await fetch(url, init);
   const text = await res.text();
   let json: unknown;
   try {
@@ -131,14 +137,14 @@ export async function postQuery(url: string, body: unknown): Promise<{ status: n
   return { status: res.status, json, text };
 }
 
-export async function getJson(url: string): Promise<{ status: number; json: any; text: string }> {
-  const res = await fetch(url);
-  const text = await res.text();
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch {
-    json = undefined;
-  }
-  return { status: res.status, json, text };
+export function postQuery(url: string, body: unknown): Promise<JsonAnswer> {
+  return requestJson(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: typeof body === 'string' ? body : JSON.stringify(body),
+  });
+}
+
+export function getJson(url: string): Promise<JsonAnswer> {
+  return requestJson(url);
 }

@@ -17,22 +17,15 @@ import { silentLogger, type FederationLogger } from './logger';
 import { FederationMetrics } from './metrics';
 import { createTrustContext } from './tls-trust';
 import { WellKnownResolver } from './well-known';
+import type { OriginFetchSettings } from '@matrix-notary/common';
 
 export const SERVER_KEYS_PATH = '/_matrix/key/v2/server';
 
-export interface FederationClientOptions {
-  /** NOTARY_ALLOW_PRIVATE_ADDRESSES */
-  allowPrivateAddresses: boolean;
-  /** NOTARY_ALLOWED_ADDRESSES: CIDRs (or single addresses) allowed even when not public. */
-  allowedAddresses: string[];
-  /** NOTARY_ORIGIN_CONNECT_TIMEOUT_MS: DNS + TCP + TLS of one connection. */
-  connectTimeoutMs: number;
-  /** NOTARY_ORIGIN_TIMEOUT_MS: the whole fetch, discovery and connect to last byte. */
-  totalTimeoutMs: number;
-  /** NOTARY_MAX_ORIGIN_RESPONSE_BYTES, enforced while the body streams in. */
-  maxResponseBytes: number;
-  /** Contents of NOTARY_FEDERATION_CA_FILE: trusted in addition to Node's CAs. */
-  extraCaPem?: string;
+/**
+ * The origin-fetch settings every role reads from the same variables (see common's
+ * OriginFetchSettings for each field's meaning), plus what only a running client needs.
+ */
+export interface FederationClientOptions extends Omit<OriginFetchSettings, 'dnsServers'> {
   /** NOTARY_DNS_SERVERS entries (`ip`, `ip:port`, `[v6]:port`); absent or empty: the system's resolver. */
   dnsServers?: string[];
   logger?: FederationLogger;

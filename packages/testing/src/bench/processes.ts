@@ -6,25 +6,14 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
-import net from 'node:net';
 import path from 'node:path';
 import type { Cleanup } from './cleanup';
 import { BenchFailure } from './errors';
+import { freeLoopbackPort, redisAnswers } from '@matrix-notary/cli';
 
 const START_TIMEOUT_MS = 30_000;
 const STOP_GRACE_MS = 10_000;
 const LOG_TAIL_BYTES = 16 * 1024;
-
-export function freeLoopbackPort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
@@ -63,20 +52,6 @@ function spawnFailure(child: ChildProcess, what: string, hint: string): Promise<
   });
 }
 
-function redisPing(port: number, timeoutMs = 500): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = net.connect(port, '127.0.0.1');
-    const done = (ok: boolean) => {
-      socket.destroy();
-      resolve(ok);
-    };
-    socket.setTimeout(timeoutMs, () => done(false));
-    socket.once('error', () => done(false));
-    socket.once('connect', () => socket.write('PING\r\n'));
-    socket.once('data', (d) => done(d.toString().startsWith('+PONG')));
-  });
-}
-
 export interface RedisChild {
   url: string;
   child: ChildProcess;
@@ -101,7 +76,7 @@ export async function startRedis(dir: string, cleanup: Cleanup): Promise<RedisCh
   const failed = spawnFailure(child, 'redis-server', 'install it (e.g. `apt-get install redis-server`)');
   const ready = (async () => {
     const deadline = Date.now() + START_TIMEOUT_MS;
-    while (!(await redisPing(port))) {
+    while (!(await redisAnswers('127.0.0.1', port, 500))) {
       if (exited(child)) throw new BenchFailure(`redis-server exited at start:\n${tail}`);
       if (Date.now() > deadline) throw new BenchFailure(`redis-server did not answer PING on port ${port} within ${START_TIMEOUT_MS} ms`);
       await sleep(50);
