@@ -9,7 +9,7 @@ import { Writable } from 'node:stream';
 import { createLogger, VariableReader } from '@matrix-notary/common';
 import { cryptoReady, generateSeed } from '@matrix-notary/protocol';
 import { LocalSigner } from '@matrix-notary/signer';
-import { deletePrefix, testRedisUrl, uniquePrefix, type TestCa } from '@matrix-notary/testing';
+import { createTestCa, deletePrefix, FakeOrigin, testRedisUrl, uniquePrefix, type TestCa } from '@matrix-notary/testing';
 import { readWorkerConfig, startWorker, type WorkerHandle } from '@matrix-notary/worker';
 import { Registry } from 'prom-client';
 import { readApiConfig, startApi, type ApiHandle } from '../src';
@@ -147,4 +147,35 @@ export function postQuery(url: string, body: unknown): Promise<JsonAnswer> {
 
 export function getJson(url: string): Promise<JsonAnswer> {
   return requestJson(url);
+}
+
+export interface TestBed {
+  /** A notary on the test CA; stopped after the test. */
+  notary(opts?: Omit<NotaryOptions, 'ca'>): Promise<Notary>;
+  /** An HTTPS origin with a certificate from the test CA; stopped after the test. */
+  origin(): Promise<FakeOrigin>;
+}
+
+/** Registers this file's jest hooks: one test CA, and every notary and origin stopped after each test. */
+export function useTestBed(): TestBed {
+  let ca: TestCa;
+  const cleanups: Array<() => Promise<void>> = [];
+  beforeAll(async () => {
+    ca = await createTestCa();
+  });
+  afterEach(async () => {
+    while (cleanups.length) await cleanups.pop()!();
+  });
+  return {
+    async notary(opts = {}) {
+      const n = await startNotary({ ca, ...opts });
+      cleanups.push(() => n.stop());
+      return n;
+    },
+    async origin() {
+      const o = await FakeOrigin.start({ ca });
+      cleanups.push(() => o.stop());
+      return o;
+    },
+  };
 }

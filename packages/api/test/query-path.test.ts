@@ -3,33 +3,13 @@
  * Each DESIGN behaviour (1–7) and each sytest notary scenario has a test here.
  */
 import { decodeBase64, encodeCanonicalJson, verifyJsonSignature } from '@matrix-notary/protocol';
-import { createTestCa, FakeOrigin, type TestCa } from '@matrix-notary/testing';
-import { counterValue, getJson, NOTARY_NAME, postQuery, startNotary, type Notary } from './notary-harness';
+import { FakeOrigin } from '@matrix-notary/testing';
+import { counterValue, getJson, NOTARY_NAME, postQuery, useTestBed, type Notary } from './notary-harness';
 
 const HOUR_MS = 60 * 60 * 1000;
 const DAY_MS = 24 * HOUR_MS;
 
-let ca: TestCa;
-const cleanups: Array<() => Promise<void>> = [];
-
-beforeAll(async () => {
-  ca = await createTestCa();
-});
-afterEach(async () => {
-  while (cleanups.length) await cleanups.pop()!();
-});
-
-async function notary(opts: { env?: Record<string, string>; apis?: number; workers?: number } = {}): Promise<Notary> {
-  const n = await startNotary({ ca, ...opts });
-  cleanups.push(() => n.stop());
-  return n;
-}
-
-async function origin(): Promise<FakeOrigin> {
-  const o = await FakeOrigin.start({ ca });
-  cleanups.push(() => o.stop());
-  return o;
-}
+const { notary, origin } = useTestBed();
 
 async function notaryPublicKey(n: Notary): Promise<{ keyId: string; key: Uint8Array }> {
   const own = JSON.parse((await n.signer.ownKeys()).bytes.toString());
