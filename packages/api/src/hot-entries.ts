@@ -10,6 +10,7 @@
 import { LRUCache } from 'lru-cache';
 import type { LookupResult } from '@matrix-notary/store';
 import type { ServerKeyQuery } from './key-query';
+import { assembleResponse } from './response';
 
 export const HOT_ENTRY_TTL_MS = 1000;
 /** Bytes of responses kept at once; beyond it the least recently used copies are dropped. */
@@ -22,6 +23,8 @@ const MAX_KEY_SETS_PER_SERVER = 32;
 interface HotEntry {
   serverName: string;
   entries: Buffer[];
+  /** The whole answer for a query of this one server, assembled once. */
+  single: Buffer;
   validUntilTs: number;
   expiresAt: number;
   bytes: number;
@@ -53,9 +56,18 @@ export class HotEntries {
 
   /** The entries to serve from memory, or undefined when Redis must be asked. */
   get(q: ServerKeyQuery, nowMs: number): Buffer[] | undefined {
+    return this.fresh(q, nowMs)?.entries;
+  }
+
+  /** The whole answer to a query of this one server, from memory, or undefined. */
+  getAnswer(q: ServerKeyQuery, nowMs: number): Buffer | undefined {
+    return this.fresh(q, nowMs)?.single;
+  }
+
+  private fresh(q: ServerKeyQuery, nowMs: number): HotEntry | undefined {
     const hot = this.copies.get(`${q.serverName}\n${keySetOf(q.keyIds)}`);
     if (hot === undefined || nowMs >= hot.expiresAt || hot.validUntilTs < q.minValidUntilTs) return undefined;
-    return hot.entries;
+    return hot;
   }
 
   /** Keeps a Redis answer that needed no fetch. */
@@ -67,7 +79,15 @@ export class HotEntries {
     const existing = this.byServer.get(q.serverName);
     if (existing !== undefined && !existing.has(key) && existing.size >= MAX_KEY_SETS_PER_SERVER) this.forget(q.serverName);
     // Set first: replacing a copy disposes the old one, which takes its key out of the index.
-    this.copies.set(key, { serverName: q.serverName, entries: result.entries, validUntilTs: result.validUntilTs, expiresAt: nowMs + this.ttlMs, bytes });
+    const entry: HotEntry = {
+      serverName: q.serverName,
+      entries: result.entries,
+      single: assembleResponse(result.entries),
+      validUntilTs: result.validUntilTs,
+      expiresAt: nowMs + this.ttlMs,
+      bytes: 2 * bytes,
+    };
+    this.copies.set(key, entry);
     let keys = this.byServer.get(q.serverName);
     if (keys === undefined) this.byServer.set(q.serverName, (keys = new Set()));
     keys.add(key);

@@ -3,6 +3,7 @@ export * from './key-query';
 export * from './own-keys-cache';
 export * from './query-service';
 export * from './hot-entries';
+export * from './response';
 export * from './http-handler';
 export * from './metrics';
 export * from './start';

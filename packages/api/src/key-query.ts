@@ -3,6 +3,7 @@
  * origins to answer for. Pure: no I/O. Everything a stranger sends is checked and bounded here,
  * before anything touches Redis.
  */
+import { LRUCache } from 'lru-cache';
 import { badJson, invalidParam, tooLarge } from '@matrix-notary/common';
 import { isValidKeyId, isValidServerName, nonCanonicalServerNameReason } from '@matrix-notary/protocol';
 
@@ -42,11 +43,19 @@ function quote(value: string): string {
   return JSON.stringify(value.length > 300 ? `${value.slice(0, 300)}…` : value);
 }
 
+/**
+ * Names already found valid and canonical. The same few servers are asked for constantly, and
+ * checking a name parses it three times; bounded, so strangers' names cannot grow it.
+ */
+const acceptedNames = new LRUCache<string, true>({ max: 10_000 });
+
 function checkServerName(name: string): void {
+  if (acceptedNames.has(name)) return;
   if (!isValidServerName(name)) throw invalidParam(`${quote(name)} is not a valid server name`);
   // One spelling per origin, so rate limits cannot be dodged by spelling one host many ways.
   const why = nonCanonicalServerNameReason(name);
   if (why !== null) throw invalidParam(`server name ${quote(name)} is refused: ${why}`);
+  acceptedNames.set(name, true);
 }
 
 function checkKeyId(keyId: string): void {

@@ -7,6 +7,7 @@
 import type { Logger } from '@matrix-notary/common';
 import type { ExpectedFetches, FetchWaiter, KeyStore, RefreshQueue } from '@matrix-notary/store';
 import { HotEntries } from './hot-entries';
+import { assembleResponse } from './response';
 import type { ServerKeyQuery } from './key-query';
 import type { ApiMetrics } from './metrics';
 import type { OwnKeysCache } from './own-keys-cache';
@@ -25,20 +26,6 @@ export interface QueryServiceDeps {
   hot?: HotEntries;
 }
 
-const OPEN = Buffer.from('{"server_keys":[');
-const COMMA = Buffer.from(',');
-const CLOSE = Buffer.from(']}');
-
-export function assembleResponse(entries: readonly Buffer[]): Buffer {
-  const parts: Buffer[] = [OPEN];
-  entries.forEach((e, i) => {
-    if (i > 0) parts.push(COMMA);
-    parts.push(e);
-  });
-  parts.push(CLOSE);
-  return Buffer.concat(parts);
-}
-
 export class QueryService {
   private readonly now: () => number;
   private readonly hot: HotEntries;
@@ -51,6 +38,14 @@ export class QueryService {
 
   async answer(queries: readonly ServerKeyQuery[]): Promise<Buffer> {
     const { deps } = this;
+    if (queries.length === 1 && queries[0].serverName !== deps.serverName) {
+      // The hottest case: one server, answered from the pod's copy without assembling anything.
+      const answer = this.hot.getAnswer(queries[0], this.now());
+      if (answer !== undefined) {
+        deps.metrics.serverResults.hit.inc();
+        return answer;
+      }
+    }
     const entries: Buffer[][] = new Array(queries.length);
     const remote: ServerKeyQuery[] = [];
     const remoteIndex: number[] = [];
