@@ -62,11 +62,18 @@ function checkKeyId(keyId: string): void {
   if (!isValidKeyId(keyId)) throw invalidParam(`${quote(keyId)} is not a valid key ID`);
 }
 
-/**
- * GET /_matrix/key/v2/query/{serverName}[/{keyId}[/{minimum_valid_until_ts}]][?minimum_valid_until_ts=]
- * `rest` is the path after `/_matrix/key/v2/query/`, `search` the raw query string (without '?').
- */
-export function parseGetQuery(rest: string, search: string, nowMs: number): ServerKeyQuery {
+/** What a GET target says, apart from "now". */
+interface GetTarget {
+  serverName: string;
+  keyIds: string[];
+  /** The caller's minimum_valid_until_ts, if it gave one. */
+  given?: number;
+}
+
+/** GET targets already parsed: hot servers are asked for by the same URLs over and over. */
+const parsedTargets = new LRUCache<string, GetTarget>({ max: 10_000 });
+
+function parseGetTarget(rest: string, search: string): GetTarget {
   const segments = rest.split('/');
   if (segments.length > 3) throw invalidParam('the query path has too many segments');
   const serverName = decodeSegment(segments[0], 'the server name');
@@ -77,9 +84,9 @@ export function parseGetQuery(rest: string, search: string, nowMs: number): Serv
     checkKeyId(keyId);
     keyIds.push(keyId);
   }
-  let minValidUntilTs: number | undefined;
+  let given: number | undefined;
   if (segments.length > 2 && segments[2] !== '') {
-    minValidUntilTs = parseTimestampText(decodeSegment(segments[2], 'minimum_valid_until_ts'), 'minimum_valid_until_ts');
+    given = parseTimestampText(decodeSegment(segments[2], 'minimum_valid_until_ts'), 'minimum_valid_until_ts');
   }
   if (search) {
     const params = new URLSearchParams(search);
@@ -87,10 +94,25 @@ export function parseGetQuery(rest: string, search: string, nowMs: number): Serv
     if (values.length > 1) throw invalidParam('minimum_valid_until_ts is given more than once');
     if (values.length === 1) {
       const fromQuery = parseTimestampText(values[0], 'minimum_valid_until_ts');
-      minValidUntilTs = Math.max(minValidUntilTs ?? fromQuery, fromQuery);
+      given = Math.max(given ?? fromQuery, fromQuery);
     }
   }
-  return { serverName, keyIds, minValidUntilTs: minValidUntilTs ?? nowMs };
+  return { serverName, keyIds, given };
+}
+
+/**
+ * GET /_matrix/key/v2/query/{serverName}[/{keyId}[/{minimum_valid_until_ts}]][?minimum_valid_until_ts=]
+ * `rest` is the path after `/_matrix/key/v2/query/`, `search` the raw query string (without '?').
+ * What a URL parses to is remembered (bad URLs never are), so a hot GET is not parsed again.
+ */
+export function parseGetQuery(rest: string, search: string, nowMs: number): ServerKeyQuery {
+  const key = search === '' ? rest : `${rest}?${search}`;
+  let target = parsedTargets.get(key);
+  if (target === undefined) {
+    target = parseGetTarget(rest, search);
+    parsedTargets.set(key, target);
+  }
+  return { serverName: target.serverName, keyIds: target.keyIds, minValidUntilTs: target.given ?? nowMs };
 }
 
 function isPlainObject(v: unknown): v is Record<string, unknown> {
