@@ -1,5 +1,5 @@
 /** The api role's configuration, read from the environment and validated at start. */
-import { VariableReader } from '@matrix-notary/common';
+import { readMetricsListener, SPLIT_ROLE_HINT, type VariableReader } from '@matrix-notary/common';
 
 export interface ApiConfig {
   serverName: string;
@@ -20,17 +20,13 @@ export interface ApiConfig {
   logLevel: string;
 }
 
-export const SPLIT_ROLE_HINT = 'set it for split roles (npm start / `matrix-notary all` fills it in for you)';
-
 /** Reads the variables the api uses; `reader.done()` is the caller's, so roles can be combined. */
 export function readApiConfig(reader: VariableReader): ApiConfig {
-  const bind = reader.optional('NOTARY_BIND') as string;
   return {
     serverName: reader.required('NOTARY_SERVER_NAME', SPLIT_ROLE_HINT),
     port: reader.optional('NOTARY_PORT') as number,
-    bind,
-    metricsPort: reader.optional('NOTARY_METRICS_PORT') as number,
-    metricsBind: reader.optional('NOTARY_METRICS_BIND') ?? bind,
+    bind: reader.optional('NOTARY_BIND') as string,
+    ...readMetricsListener(reader),
     redisUrl: reader.optional('REDIS_URL') as string,
     redisPrefix: reader.optional('NOTARY_REDIS_PREFIX') as string,
     signerUrl: reader.optional('NOTARY_SIGNER_URL') as string,
@@ -42,11 +38,4 @@ export function readApiConfig(reader: VariableReader): ApiConfig {
     maxQueuedFetches: 10_000,
     logLevel: reader.optional('NOTARY_LOG_LEVEL') as string,
   };
-}
-
-export function loadApiConfig(env: NodeJS.ProcessEnv): ApiConfig {
-  const reader = new VariableReader(env);
-  const config = readApiConfig(reader);
-  reader.done();
-  return config;
 }

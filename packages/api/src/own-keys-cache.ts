@@ -10,7 +10,7 @@ export interface OwnKeysSource {
 }
 
 export class OwnKeysCache {
-  private current_?: { bytes: Buffer; validUntilTs: number; renewAt: number };
+  private cached?: { bytes: Buffer; validUntilTs: number; renewAt: number };
   private renewing?: Promise<void>;
 
   constructor(
@@ -27,19 +27,19 @@ export class OwnKeysCache {
   private async renew(): Promise<void> {
     const fetchedAt = this.now();
     const { bytes, validUntilTs } = await this.source.ownKeys();
-    this.current_ = { bytes, validUntilTs, renewAt: fetchedAt + Math.max(0, validUntilTs - fetchedAt) / 2 };
+    this.cached = { bytes, validUntilTs, renewAt: fetchedAt + Math.max(0, validUntilTs - fetchedAt) / 2 };
   }
 
   /** The bytes to serve when they need no renewal: the synchronous fast path. */
   current(): Buffer | undefined {
-    const cur = this.current_;
+    const cur = this.cached;
     return cur !== undefined && this.now() < cur.renewAt ? cur.bytes : undefined;
   }
 
   /** The bytes to serve; renews in the background when due, and waits only when it has none left. */
   async get(): Promise<Buffer> {
     const now = this.now();
-    const cur = this.current_;
+    const cur = this.cached;
     if (cur && now < cur.renewAt) return cur.bytes;
     if (!this.renewing) {
       this.renewing = this.renew()
@@ -52,9 +52,9 @@ export class OwnKeysCache {
     }
     if (cur && now < cur.validUntilTs) return cur.bytes;
     await this.renewing;
-    if (!this.current_ || this.now() >= this.current_.validUntilTs) {
+    if (!this.cached || this.now() >= this.cached.validUntilTs) {
       throw new Error("the notary's own key response has expired and the signer cannot renew it");
     }
-    return this.current_.bytes;
+    return this.cached.bytes;
   }
 }

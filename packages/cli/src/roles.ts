@@ -14,7 +14,7 @@ import {
   type MetricsListener,
 } from '@matrix-notary/common';
 import { readApiConfig, startApi, type ApiHandle } from '@matrix-notary/api';
-import { cryptoReady, isValidServerName } from '@matrix-notary/protocol';
+import { cryptoReady } from '@matrix-notary/protocol';
 import {
   createSigningKeyFile,
   LocalSigner,
@@ -44,16 +44,9 @@ async function localSigner(config: SignerConfig): Promise<LocalSigner> {
   return new LocalSigner({ serverName: config.serverName, key, oldKeys, ownKeyValidityMs: config.ownKeyValidityMs });
 }
 
-function checkServerName(reader: VariableReader, name: string | undefined): void {
-  if (name !== undefined && !isValidServerName(name)) {
-    reader.problem('NOTARY_SERVER_NAME must be a server name such as notary.example.org or notary.example.org:8448');
-  }
-}
-
 export async function startSignerRole(env: Env): Promise<RoleHandle> {
   const reader = new VariableReader(env);
   const config = readSignerConfig(reader);
-  checkServerName(reader, config.serverName);
   reader.done();
   const logger = createLogger({ role: 'signer', level: config.logLevel });
   const registry = createRegistry('signer');
@@ -81,7 +74,6 @@ export async function startSignerRole(env: Env): Promise<RoleHandle> {
 export async function startApiRole(env: Env): Promise<RoleHandle> {
   const reader = new VariableReader(env);
   const config = readApiConfig(reader);
-  checkServerName(reader, config.serverName);
   reader.done();
   const signer = new RemoteSigner({ serverName: config.serverName, url: config.signerUrl, token: config.signerToken, timeoutMs: SIGNER_TIMEOUT_MS });
   const api = await startApi(config, { signer });
@@ -91,7 +83,6 @@ export async function startApiRole(env: Env): Promise<RoleHandle> {
 export async function startWorkerRole(env: Env): Promise<RoleHandle> {
   const reader = new VariableReader(env);
   const config = readWorkerConfig(reader);
-  checkServerName(reader, config.serverName);
   reader.done();
   const signer = new RemoteSigner({ serverName: config.serverName, url: config.signerUrl, token: config.signerToken, timeoutMs: SIGNER_TIMEOUT_MS });
   const worker = await startWorker(config, { signer });
@@ -142,7 +133,6 @@ export async function startAll(env: Env, opts: AllOptions = {}): Promise<RoleHan
     const signerConfig = readSignerConfig(reader);
     const apiConfig = readApiConfig(reader);
     const workerConfig = readWorkerConfig(reader);
-    checkServerName(reader, apiConfig.serverName);
     reader.done();
 
     if (!fs.existsSync(signerConfig.signingKeyFile)) {

@@ -1,5 +1,5 @@
 /** The signer role's configuration, read from the environment and validated at start. */
-import type { VariableReader } from '@matrix-notary/common';
+import { readMetricsListener, SPLIT_ROLE_HINT, type VariableReader } from '@matrix-notary/common';
 
 export interface SignerConfig {
   serverName: string;
@@ -15,8 +15,6 @@ export interface SignerConfig {
   logLevel: string;
 }
 
-const SPLIT_ROLE_HINT = 'set it for split roles (npm start / `matrix-notary all` fills it in for you)';
-
 export function readSignerConfig(reader: VariableReader): SignerConfig {
   return {
     serverName: reader.required('NOTARY_SERVER_NAME', SPLIT_ROLE_HINT),
@@ -26,8 +24,7 @@ export function readSignerConfig(reader: VariableReader): SignerConfig {
     port: reader.optional('NOTARY_SIGNER_PORT') as number,
     bind: reader.optional('NOTARY_SIGNER_BIND') as string,
     token: reader.required('NOTARY_SIGNER_TOKEN', SPLIT_ROLE_HINT),
-    metricsPort: reader.optional('NOTARY_METRICS_PORT') as number,
-    metricsBind: reader.optional('NOTARY_METRICS_BIND') ?? (reader.optional('NOTARY_BIND') as string),
+    ...readMetricsListener(reader),
     // Origin responses are what the signer receives; they are capped at the same size.
     maxBodyBytes: reader.optional('NOTARY_MAX_ORIGIN_RESPONSE_BYTES') as number,
     logLevel: reader.optional('NOTARY_LOG_LEVEL') as string,

@@ -44,7 +44,7 @@ export class RefreshQueue {
   }
 
   /** The origins that may be queued now: as many as the bound on waiting jobs leaves room for. */
-  async admit(serverNames: readonly string[]): Promise<string[]> {
+  private async admit(serverNames: readonly string[]): Promise<string[]> {
     if (serverNames.length === 0) return [];
     const waiting = await this.queue.getWaitingCount();
     return serverNames.slice(0, Math.max(0, this.opts.maxWaitingJobs - waiting));
@@ -55,7 +55,7 @@ export class RefreshQueue {
    * when the caller saw the need, before it looked up the store: a fetch that ended after that
    * already answers it, so a job added just after another one finished fetches nothing.
    */
-  async add(serverNames: readonly string[], reason: RefreshReason, requestedAt: number): Promise<void> {
+  private async add(serverNames: readonly string[], reason: RefreshReason, requestedAt: number): Promise<void> {
     if (serverNames.length === 0) return;
     await this.queue.addBulk(
       serverNames.map((serverName) => ({

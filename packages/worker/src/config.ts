@@ -1,5 +1,5 @@
 /** The worker role's configuration, read from the environment and validated at start. */
-import { readOriginFetchSettings, VariableReader, type OriginFetchSettings } from '@matrix-notary/common';
+import { readMetricsListener, readOriginFetchSettings, SPLIT_ROLE_HINT, type OriginFetchSettings, type VariableReader } from '@matrix-notary/common';
 
 export interface WorkerConfig {
   serverName: string;
@@ -19,8 +19,6 @@ export interface WorkerConfig {
   logLevel: string;
 }
 
-const SPLIT_ROLE_HINT = 'set it for split roles (npm start / `matrix-notary all` fills it in for you)';
-
 export function readWorkerConfig(reader: VariableReader): WorkerConfig {
   return {
     serverName: reader.required('NOTARY_SERVER_NAME', SPLIT_ROLE_HINT),
@@ -28,8 +26,7 @@ export function readWorkerConfig(reader: VariableReader): WorkerConfig {
     redisPrefix: reader.optional('NOTARY_REDIS_PREFIX') as string,
     signerUrl: reader.optional('NOTARY_SIGNER_URL') as string,
     signerToken: reader.required('NOTARY_SIGNER_TOKEN', SPLIT_ROLE_HINT),
-    metricsPort: reader.optional('NOTARY_METRICS_PORT') as number,
-    metricsBind: reader.optional('NOTARY_METRICS_BIND') ?? (reader.optional('NOTARY_BIND') as string),
+    ...readMetricsListener(reader),
     origin: readOriginFetchSettings(reader),
     originMinIntervalMs: reader.optional('NOTARY_ORIGIN_MIN_INTERVAL_S') as number,
     originMaxBackoffMs: reader.optional('NOTARY_ORIGIN_MAX_BACKOFF_S') as number,
@@ -37,11 +34,4 @@ export function readWorkerConfig(reader: VariableReader): WorkerConfig {
     concurrency: 32,
     logLevel: reader.optional('NOTARY_LOG_LEVEL') as string,
   };
-}
-
-export function loadWorkerConfig(env: NodeJS.ProcessEnv): WorkerConfig {
-  const reader = new VariableReader(env);
-  const config = readWorkerConfig(reader);
-  reader.done();
-  return config;
 }

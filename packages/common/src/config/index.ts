@@ -2,3 +2,4 @@ export * from './variables';
 export * from './read';
 export * from './doc';
 export * from './origin-fetch';
+export * from './role-common';

@@ -4,6 +4,7 @@
  * reference is checked against this table by a test, so the two cannot drift apart.
  */
 import { isIP } from 'node:net';
+import { isValidServerName } from '@matrix-notary/protocol';
 import { z } from 'zod';
 
 export interface VariableSpec<T> {
@@ -66,7 +67,7 @@ export const VARIABLES = {
     name: 'NOTARY_SERVER_NAME',
     defaultDoc: 'required for split roles; `npm start`: `localhost:<port>` with a warning',
     doc: "the notary's own server name",
-    schema: nonEmpty,
+    schema: nonEmpty.refine(isValidServerName, 'must be a server name such as notary.example.org or notary.example.org:8448'),
   }),
   NOTARY_SIGNING_KEY_FILE: variable({
     name: 'NOTARY_SIGNING_KEY_FILE',
