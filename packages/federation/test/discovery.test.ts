@@ -4,7 +4,7 @@
  * origins' addresses allowed.
  */
 import { whyCannotListen } from '@matrix-notary/testing';
-import { createHarness, keysBody, serveJson, type Harness } from './fixtures';
+import { useHarness, keysBody, serveJson, type Harness } from './fixtures';
 
 const WELL_KNOWN = '/.well-known/matrix/server';
 const KEYS = '/_matrix/key/v2/server';
@@ -19,16 +19,7 @@ const itIPv6 = noIPv6 ? it.skip : it;
 const itIPv6FixedPort = noIPv6 || whyCannotListen('::1', 8448) ? it.skip : it;
 
 let h: Harness;
-beforeAll(async () => {
-  h = await createHarness();
-});
-afterAll(async () => {
-  await h.dns.close();
-});
-beforeEach(() => h.reset());
-afterEach(async () => {
-  await h.cleanup();
-});
+useHarness((created) => (h = created));
 
 /** A well-known server on <address>:443 for `name`, answering `body`. */
 function wellKnownServer(address: string, name: string, handler = serveJson('{}', 404)) {

@@ -136,3 +136,22 @@ export async function createHarness(): Promise<Harness> {
   };
   return h;
 }
+
+/**
+ * Registers a test file's hooks around one shared harness: created once, reset before and cleaned
+ * up after each test, its DNS server closed at the end. `onCreated` receives it.
+ */
+export function useHarness(onCreated: (h: Harness) => void): void {
+  let harness: Harness;
+  beforeAll(async () => {
+    harness = await createHarness();
+    onCreated(harness);
+  });
+  afterAll(async () => {
+    await harness.dns.close();
+  });
+  beforeEach(() => harness.reset());
+  afterEach(async () => {
+    await harness.cleanup();
+  });
+}

@@ -9,7 +9,7 @@ import { OriginFetchError } from '@matrix-notary/federation';
 import { selfSignedCert, whyCannotListen, type OriginHandler, type TestHttpsServer } from '@matrix-notary/testing';
 import { createAddressPolicy } from '../src/address-filter';
 import { GuardedAgent } from '../src/agent';
-import { ALLOWED_TEST_ADDRESSES, createHarness, FORBIDDEN_ADDRESS, keysBody, metricValue, serveJson, type Harness } from './fixtures';
+import { ALLOWED_TEST_ADDRESSES, useHarness, FORBIDDEN_ADDRESS, keysBody, metricValue, serveJson, type Harness } from './fixtures';
 
 const REFUSALS = 'matrix_notary_origin_fetch_refusals_total';
 const FETCHES = 'matrix_notary_origin_fetches_total';
@@ -19,16 +19,7 @@ if (noFixedPorts) console.warn(`skipping hostile-origin tests that need ports 44
 const itFixedPorts = noFixedPorts ? it.skip : it;
 
 let h: Harness;
-beforeAll(async () => {
-  h = await createHarness();
-});
-afterAll(async () => {
-  await h.dns.close();
-});
-beforeEach(() => h.reset());
-afterEach(async () => {
-  await h.cleanup();
-});
+useHarness((created) => (h = created));
 
 async function rejection(p: Promise<unknown>): Promise<OriginFetchError> {
   try {

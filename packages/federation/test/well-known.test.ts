@@ -6,7 +6,7 @@
 import net from 'node:net';
 import type { OriginHandler, TestHttpsServer } from '@matrix-notary/testing';
 import { whyCannotListen } from '@matrix-notary/testing';
-import { createHarness, keysBody, serveJson, type Harness } from './fixtures';
+import { useHarness, keysBody, serveJson, type Harness } from './fixtures';
 
 const WK_ADDRESS = '127.0.0.48';
 const ORIGIN_ADDRESS = '127.0.0.49';
@@ -19,16 +19,7 @@ if (noPort443) console.warn(`skipping .well-known tests: ${noPort443}`);
 const describe443 = noPort443 ? describe.skip : describe;
 
 let h: Harness;
-beforeAll(async () => {
-  h = await createHarness();
-});
-afterAll(async () => {
-  await h.dns.close();
-});
-beforeEach(() => h.reset());
-afterEach(async () => {
-  await h.cleanup();
-});
+useHarness((created) => (h = created));
 
 interface Setup {
   wk: TestHttpsServer;
