@@ -5,7 +5,7 @@
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { closeServer, createLogger, createRegistry, startMetricsListener, type Logger, type MetricsListener } from '@matrix-notary/common';
+import { closeServer, createLogger, createRegistry, startMetricsListener, type HealthCheck, type Logger, type MetricsListener } from '@matrix-notary/common';
 import { createRedis, FetchWaiter, KeyStore, RefreshQueue, waitForRedis } from '@matrix-notary/store';
 import type { Registry } from 'prom-client';
 import type { ApiConfig } from './config';
@@ -26,6 +26,8 @@ export interface ApiDeps {
 export interface ApiHandle {
   port: number;
   metricsPort?: number;
+  /** Resolves when this pod can answer (the readiness probe's check). */
+  ready: HealthCheck;
   stop(): Promise<void>;
 }
 
@@ -60,7 +62,8 @@ export async function startApi(config: ApiConfig, deps: ApiDeps): Promise<ApiHan
       logger,
       metrics,
     });
-    const app = createExpressApp({ logger, checkReady: async () => void (await redis.ping()) });
+    const ready: HealthCheck = async () => void (await redis.ping());
+    const app = createExpressApp({ logger, checkReady: ready });
     const handler = createRequestHandler({
       query,
       ownKeys,
@@ -76,7 +79,7 @@ export async function startApi(config: ApiConfig, deps: ApiDeps): Promise<ApiHan
       listening.once('error', reject);
       listening.listen(config.port, config.bind, () => resolve());
     });
-    if (!deps.registry) metricsListener = await startMetricsListener(registry, config.metricsPort, config.metricsBind);
+    if (!deps.registry) metricsListener = await startMetricsListener(registry, config.metricsPort, config.metricsBind, ready);
     const port = (server.address() as AddressInfo).port;
     logger.info({ port, bind: config.bind, metricsPort: metricsListener?.port }, 'api listening');
 
@@ -84,6 +87,7 @@ export async function startApi(config: ApiConfig, deps: ApiDeps): Promise<ApiHan
     return {
       port,
       metricsPort: metricsListener?.port,
+      ready,
       async stop() {
         if (stopped) return;
         stopped = true;

@@ -7,7 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { Writable } from 'node:stream';
 import { createLogger, VariableReader } from '@matrix-notary/common';
-import { cryptoReady, generateSeed } from '@matrix-notary/protocol';
+import { generateSeed } from '@matrix-notary/protocol';
 import { LocalSigner } from '@matrix-notary/signer';
 import { createTestCa, deletePrefix, FakeOrigin, testRedisUrl, uniquePrefix, type TestCa } from '@matrix-notary/testing';
 import { readWorkerConfig, startWorker, type WorkerHandle } from '@matrix-notary/worker';
@@ -35,7 +35,6 @@ export interface NotaryOptions {
 }
 
 export async function startNotary(opts: NotaryOptions): Promise<Notary> {
-  await cryptoReady();
   const prefix = uniquePrefix('notary');
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'notary-harness-'));
   const caFile = path.join(dir, 'ca.pem');

@@ -1,28 +1,16 @@
 /**
- * `matrix-notary <command>`: runs a role, or a one-off command. Start-up problems end in a short
- * message saying what is wrong and how to fix it, and a non-zero exit code.
+ * `matrix-notary <command>`: runs a role, or a one-off command. Start-up problems a person can fix
+ * end in one line on standard error saying what is wrong and how to fix it, and exit code 1; bad
+ * usage exits 2. Roles log JSON lines on standard output.
  */
 import { ConfigError } from '@matrix-notary/common';
-import { generateSigningKeyFile, KeyFileError, parseSigningKeyFile, SignerUnavailableError, writeSigningKeyFile } from '@matrix-notary/signer';
+import { KeyFileError, SignerUnavailableError } from '@matrix-notary/signer';
 import { EmbeddedRedisUnavailable } from './embedded-redis';
+import { generateKey } from './generate-key';
+import { cliVersion, ROLE_HELP, USAGE } from './help';
 import { startAll, startApiRole, startSignerRole, startWorkerRole, type RoleHandle } from './roles';
+import { StartupError } from './startup-error';
 import { runVerifyEvent } from './verify-event';
-
-const USAGE = `usage: matrix-notary <command>
-
-roles (configured by environment variables; see the README):
-  all                   every role in one process (what \`npm start\` runs)
-  api                   the public key API
-  worker                fetches and refreshes origin servers' keys
-  signer                holds the signing key; countersigns for api and worker
-
-commands:
-  generate-key [--out FILE]     write a new signing key (to stdout without --out)
-  verify-event --room-version N [--notary URL --notary-key KEYID=BASE64 ...]
-               [--insecure-notary] [--json] [--strict] FILE|-
-                                verify event signatures under room-version rules
-  help                          this text
-`;
 
 const ROLES: Record<string, (env: NodeJS.ProcessEnv) => Promise<RoleHandle>> = {
   all: startAll,
@@ -31,13 +19,19 @@ const ROLES: Record<string, (env: NodeJS.ProcessEnv) => Promise<RoleHandle>> = {
   signer: startSignerRole,
 };
 
+/** How long a stopping role may take before the process exits anyway (and says so). */
+const STOP_GRACE_MS = 10_000;
+
 /** The one line a person needs for a start-up failure we can explain, or undefined. */
-function explain(err: unknown): string | undefined {
-  if (err instanceof ConfigError) return err.message;
+export function explain(err: unknown): string | undefined {
+  if (err instanceof ConfigError || err instanceof StartupError) return err.message;
   if (err instanceof EmbeddedRedisUnavailable || err instanceof KeyFileError || err instanceof SignerUnavailableError) return err.message;
   const e = err as NodeJS.ErrnoException & { address?: string; port?: number };
   if (e?.code === 'EADDRINUSE') {
     return `port ${e.port} on ${e.address} is already in use: stop what uses it or choose another port (NOTARY_PORT, NOTARY_METRICS_PORT, NOTARY_SIGNER_PORT)`;
+  }
+  if (e?.code === 'EADDRNOTAVAIL') {
+    return `cannot listen on ${e.address}: it is not an address of this machine (NOTARY_BIND, NOTARY_METRICS_BIND, NOTARY_SIGNER_BIND)`;
   }
   if (e?.code === 'EACCES' && e.port !== undefined) return `not allowed to listen on port ${e.port}: choose a port above 1024 or run with the needed privilege`;
   if (e instanceof Error && /Redis at .* did not answer/.test(e.message)) return e.message;
@@ -47,7 +41,12 @@ function explain(err: unknown): string | undefined {
   return undefined;
 }
 
-async function runRole(name: string, start: (env: NodeJS.ProcessEnv) => Promise<RoleHandle>): Promise<number> {
+async function runRole(name: string, start: (env: NodeJS.ProcessEnv) => Promise<RoleHandle>, args: string[]): Promise<number> {
+  if (args.length > 0) {
+    const help = args.length === 1 && (args[0] === '--help' || args[0] === '-h');
+    (help ? process.stdout : process.stderr).write(help ? ROLE_HELP[name] : `matrix-notary ${name}: unexpected argument ${JSON.stringify(args[0])}\n\n${ROLE_HELP[name]}`);
+    return help ? 0 : 2;
+  }
   let handle: RoleHandle;
   try {
     handle = await start(process.env);
@@ -57,59 +56,43 @@ async function runRole(name: string, start: (env: NodeJS.ProcessEnv) => Promise<
     process.stderr.write(`matrix-notary ${name}: ${why}\n`);
     return 1;
   }
-  await new Promise<void>((resolve) => {
-    const onSignal = (signal: NodeJS.Signals) => {
-      process.stderr.write(`matrix-notary ${name}: ${signal} received, stopping\n`);
-      process.off('SIGINT', onSignal);
-      process.off('SIGTERM', onSignal);
-      resolve();
-    };
-    process.on('SIGINT', onSignal);
-    process.on('SIGTERM', onSignal);
+  const signal = await new Promise<NodeJS.Signals>((resolve) => {
+    process.once('SIGINT', resolve);
+    process.once('SIGTERM', resolve);
   });
+  handle.logger.info({ signal }, 'stopping');
+  // A second signal, or a stop that hangs, ends the process at once; both say so.
+  const force = (why: string) => {
+    handle.logger.error(why);
+    process.exit(1);
+  };
+  process.once('SIGINT', () => force('second signal while stopping: exiting now'));
+  process.once('SIGTERM', () => force('second signal while stopping: exiting now'));
+  setTimeout(() => force(`did not stop within ${STOP_GRACE_MS / 1000} s: exiting now`), STOP_GRACE_MS).unref();
   await handle.stop();
-  return 0;
-}
-
-async function generateKey(args: string[]): Promise<number> {
-  const outIndex = args.indexOf('--out');
-  if (args.length > 0 && (outIndex !== 0 || args.length !== 2)) {
-    process.stderr.write('usage: matrix-notary generate-key [--out FILE]\n');
-    return 2;
-  }
-  const text = generateSigningKeyFile();
-  if (outIndex < 0) {
-    process.stdout.write(text);
-    return 0;
-  }
-  const file = args[1];
-  try {
-    await writeSigningKeyFile(file, parseSigningKeyFile(text, '(new key)').key);
-  } catch (err) {
-    process.stderr.write(`matrix-notary generate-key: ${(err as Error).message}\n`);
-    return 1;
-  }
-  process.stderr.write(`wrote a new signing key to ${file}\n`);
-  return 0;
+  handle.logger.info('stopped');
+  // Everything the role opened is closed; exit now rather than wait on a stray timer or socket.
+  process.exit(0);
 }
 
 export async function main(argv: string[]): Promise<void> {
   const [command, ...args] = argv;
   let code: number;
   if (command !== undefined && ROLES[command]) {
-    code = await runRole(command, ROLES[command]);
+    code = await runRole(command, ROLES[command], args);
   } else if (command === 'generate-key') {
-    code = await generateKey(args);
+    code = await generateKey(args, process.stdout, process.stderr);
   } else if (command === 'verify-event') {
     code = await runVerifyEvent(args, { stdout: process.stdout, stderr: process.stderr, stdin: process.stdin, env: process.env });
   } else if (command === 'help' || command === '--help' || command === '-h') {
     process.stdout.write(USAGE);
+    code = 0;
+  } else if (command === '--version' || command === '-V' || command === 'version') {
+    process.stdout.write(`matrix-notary ${cliVersion()}\n`);
     code = 0;
   } else {
     process.stderr.write(command ? `matrix-notary: unknown command "${command}"\n\n${USAGE}` : USAGE);
     code = 2;
   }
   process.exitCode = code;
-  // Roles close their connections on stop; a forced exit guards against a straggling handle.
-  if (command !== undefined && ROLES[command]) setTimeout(() => process.exit(code), 3000).unref();
 }

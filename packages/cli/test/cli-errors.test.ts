@@ -1,63 +1,127 @@
-/** The CLI's one-line answers to configuration a person got wrong, and generate-key. */
+/**
+ * What a person sees who got something wrong, as they run it: the built CLI as a child process.
+ * Each mistake gets exactly one line on stderr naming the variable (or file) and the fix, exit
+ * code 1, and no stack trace; usage mistakes exit 2.
+ */
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { readSigningKeyFile } from '@matrix-notary/signer';
 import { assertBuilt, runCli } from './processes';
 
 jest.setTimeout(60_000);
 
-beforeAll(() => assertBuilt());
+let cwd: string;
 
-test('a split role without NOTARY_SERVER_NAME and NOTARY_SIGNER_TOKEN names both and exits 1', async () => {
-  const res = await runCli(['api'], { REDIS_URL: 'redis://127.0.0.1:1' });
-  expect(res.code).toBe(1);
-  expect(res.output).toContain('NOTARY_SERVER_NAME is required');
-  expect(res.output).toContain('NOTARY_SIGNER_TOKEN is required');
+beforeAll(() => {
+  assertBuilt();
+  // `all` may create ./data: never in the repository.
+  cwd = fs.mkdtempSync(path.join(os.tmpdir(), 'notary-cli-errors-'));
+});
+
+afterAll(() => fs.rmSync(cwd, { recursive: true, force: true }));
+
+const SPLIT = { NOTARY_SERVER_NAME: 'n.example', NOTARY_SIGNER_TOKEN: 'x'.repeat(20) };
+/** Nothing listens on port 1: a role that got as far as Redis would fail differently. */
+const NO_REDIS = { REDIS_URL: 'redis://127.0.0.1:1' };
+
+/** Runs and returns stderr's lines; the exit code must be `code` and stdout must hold no error. */
+async function failure(args: string[], env: Record<string, string>, code = 1): Promise<string[]> {
+  const res = await runCli(args, env, 20_000, cwd);
+  expect({ code: res.code, stderr: res.stderr }).toEqual({ code, stderr: expect.any(String) });
   expect(res.output).not.toMatch(/\n\s+at /); // no stack trace
+  return res.stderr.trimEnd().split('\n');
+}
+
+test('a split role without NOTARY_SERVER_NAME and NOTARY_SIGNER_TOKEN names both, once each', async () => {
+  const lines = await failure(['api'], NO_REDIS);
+  expect(lines).toEqual([
+    'matrix-notary api: 2 configuration problems:',
+    '  - NOTARY_SERVER_NAME is required: set it for split roles (npm start / `matrix-notary all` fills it in for you)',
+    '  - NOTARY_SIGNER_TOKEN is required: set it for split roles (npm start / `matrix-notary all` fills it in for you)',
+  ]);
 });
 
 test('an invalid value names the variable and does not echo a secret', async () => {
-  const res = await runCli(['worker'], { NOTARY_SERVER_NAME: 'n.example', NOTARY_SIGNER_TOKEN: 'short', NOTARY_ORIGIN_MIN_INTERVAL_S: 'soon' });
-  expect(res.code).toBe(1);
-  expect(res.output).toContain('NOTARY_SIGNER_TOKEN must be at least 16 characters');
-  expect(res.output).toContain('NOTARY_ORIGIN_MIN_INTERVAL_S must be a whole number');
-  expect(res.output).not.toContain('short');
+  const lines = await failure(['worker'], { NOTARY_SERVER_NAME: 'n.example', NOTARY_SIGNER_TOKEN: 'short' });
+  expect(lines).toEqual(['matrix-notary worker: NOTARY_SIGNER_TOKEN must be at least 16 characters (use a long random string)']);
 });
 
-test('an invalid NOTARY_SERVER_NAME is refused', async () => {
-  const res = await runCli(['signer'], { NOTARY_SERVER_NAME: 'not a name', NOTARY_SIGNER_TOKEN: 'x'.repeat(20) });
-  expect(res.code).toBe(1);
-  expect(res.output).toContain('NOTARY_SERVER_NAME must be a server name');
+test('a bad server name is reported once, though every role of `all` reads it', async () => {
+  const lines = await failure(['all'], { ...NO_REDIS, NOTARY_SERVER_NAME: 'bad name' });
+  expect(lines).toEqual([
+    'matrix-notary all: NOTARY_SERVER_NAME is refused: it is not a valid server name (a server name looks like notary.example.org or notary.example.org:8448)',
+  ]);
+});
+
+test('a server name in another spelling than the canonical one is refused, naming the canonical one', async () => {
+  const lines = await failure(['signer'], { ...SPLIT, NOTARY_SERVER_NAME: 'Notary.Example.org' });
+  expect(lines).toEqual([
+    'matrix-notary signer: NOTARY_SERVER_NAME is refused: it is not in canonical form (write "notary.example.org") (a server name looks like notary.example.org or notary.example.org:8448)',
+  ]);
+});
+
+test('a bad NOTARY_PORT for `all` blames NOTARY_PORT only, not the server name made from it', async () => {
+  const lines = await failure(['all'], { ...NO_REDIS, NOTARY_PORT: '80800' });
+  expect(lines).toEqual(['matrix-notary all: NOTARY_PORT must be a whole number from 0 to 65535']);
+});
+
+test('a negative wait says what is allowed', async () => {
+  const lines = await failure(['api'], { ...SPLIT, ...NO_REDIS, NOTARY_FETCH_WAIT_MS: '-5' });
+  expect(lines).toEqual(['matrix-notary api: NOTARY_FETCH_WAIT_MS must be a whole number from 0 to 60000']);
+});
+
+test('an unknown log level is one line, not a logger stack trace', async () => {
+  const lines = await failure(['all'], { ...NO_REDIS, NOTARY_LOG_LEVEL: 'verbose' });
+  expect(lines).toEqual([
+    'matrix-notary all: NOTARY_LOG_LEVEL Invalid option: expected one of "fatal"|"error"|"warn"|"info"|"debug"|"trace"|"silent"',
+  ]);
+});
+
+test('bad DNS resolvers are refused at start, before Redis is asked', async () => {
+  const lines = await failure(['worker'], { ...SPLIT, ...NO_REDIS, NOTARY_DNS_SERVERS: '127.0.0.1:5353,dns.example' });
+  expect(lines).toEqual([
+    'matrix-notary worker: NOTARY_DNS_SERVERS "dns.example" is not an IPv4 or IPv6 address (host names are not accepted: a resolver must be found without DNS); give resolvers as ip, ip:port or [ipv6]:port, separated by commas',
+  ]);
+});
+
+test('`all` never creates a key at a path that was given: a missing key file is an error saying how to make one', async () => {
+  const lines = await failure(['all'], { ...NO_REDIS, NOTARY_SIGNING_KEY_FILE: path.join(cwd, 'typo', 'signing.key') });
+  const file = path.join(cwd, 'typo', 'signing.key');
+  expect(lines).toEqual([`matrix-notary all: no signing key file at ${file}: create one with \`npx matrix-notary generate-key --out ${file}\``]);
+  expect(fs.existsSync(file)).toBe(false);
 });
 
 test('the signer with a missing key file says how to create one', async () => {
-  const res = await runCli(['signer'], { NOTARY_SERVER_NAME: 'n.example', NOTARY_SIGNER_TOKEN: 'x'.repeat(20), NOTARY_SIGNING_KEY_FILE: '/nonexistent/signing.key' });
-  expect(res.code).toBe(1);
-  expect(res.output).toContain('generate-key');
-});
-
-test('generate-key writes a 0600 key file in Synapse format, and prints one without --out', async () => {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'notary-genkey-'));
-  try {
-    const file = path.join(dir, 'k.key');
-    expect((await runCli(['generate-key', '--out', file], {})).code).toBe(0);
-    expect(fs.statSync(file).mode & 0o777).toBe(0o600);
-    expect(fs.readFileSync(file, 'utf8')).toMatch(/^ed25519 a_[A-Za-z0-9]{4} [A-Za-z0-9+/]{43}\n$/);
-    expect((await readSigningKeyFile(file)).key.seed).toHaveLength(32);
-    // It refuses to overwrite an existing key.
-    const again = await runCli(['generate-key', '--out', file], {});
-    expect(again.code).toBe(1);
-    const printed = await runCli(['generate-key'], {});
-    expect(printed.code).toBe(0);
-    expect(printed.output).toMatch(/^ed25519 a_[A-Za-z0-9]{4} [A-Za-z0-9+/]{43}\n$/);
-  } finally {
-    fs.rmSync(dir, { recursive: true, force: true });
-  }
+  const lines = await failure(['signer'], { ...SPLIT, NOTARY_SIGNING_KEY_FILE: '/nonexistent/signing.key' });
+  expect(lines).toEqual(['matrix-notary signer: no signing key file at /nonexistent/signing.key: create one with `npx matrix-notary generate-key --out /nonexistent/signing.key`']);
 });
 
 test('an unknown command prints the usage and exits 2', async () => {
   const res = await runCli(['frobnicate'], {});
   expect(res.code).toBe(2);
-  expect(res.output).toContain('usage: matrix-notary');
+  expect(res.stderr).toMatch(/^matrix-notary: unknown command "frobnicate"\n\nusage: matrix-notary/);
+});
+
+test('a role given an argument it does not take exits 2 with its help', async () => {
+  const res = await runCli(['worker', '--port', '1'], {});
+  expect(res.code).toBe(2);
+  expect(res.stderr).toMatch(/^matrix-notary worker: unexpected argument "--port"\n\nusage: matrix-notary worker/);
+});
+
+test('--help of each command prints its help and starts nothing', async () => {
+  for (const command of ['all', 'api', 'worker', 'signer', 'generate-key', 'verify-event']) {
+    // No Redis, no key, no server name: a role that started anyway would fail, not print help.
+    const res = await runCli([command, '--help'], {}, 20_000, cwd);
+    expect({ command, code: res.code }).toEqual({ command, code: 0 });
+    expect(res.stdout).toMatch(new RegExp(`^usage: matrix-notary ${command}`));
+  }
+  expect(fs.existsSync(path.join(cwd, 'data'))).toBe(false);
+});
+
+test('--version prints the version', async () => {
+  const version = JSON.parse(fs.readFileSync(path.resolve(__dirname, '..', 'package.json'), 'utf8')).version as string;
+  for (const flag of ['--version', '-V']) {
+    const res = await runCli([flag], {});
+    expect(res).toMatchObject({ code: 0, stdout: `matrix-notary ${version}\n` });
+  }
 });

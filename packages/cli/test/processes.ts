@@ -13,23 +13,38 @@ export function assertBuilt(): void {
 
 export interface RunningProcess {
   child: ChildProcess;
+  /** stdout and stderr as they came, interleaved. */
   output(): string;
+  stdout(): string;
+  stderr(): string;
   exited: Promise<number | null>;
   stop(): Promise<number | null>;
 }
 
-export function startCli(args: string[], env: Record<string, string>): RunningProcess {
+export function startCli(args: string[], env: Record<string, string>, cwd?: string): RunningProcess {
   const child = spawn(process.execPath, [CLI, ...args], {
     env: { PATH: process.env.PATH ?? '', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
+    cwd,
   });
   let out = '';
-  child.stdout!.on('data', (d) => (out += d));
-  child.stderr!.on('data', (d) => (out += d));
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  let stdout = '';
+  let stderr = '';
+  child.stdout!.on('data', (d) => {
+    out += d;
+    stdout += d;
+  });
+  child.stderr!.on('data', (d) => {
+    out += d;
+    stderr += d;
+  });
+  // 'close' comes after the exit and after stdout and stderr are read to their end.
+  const exited = new Promise<number | null>((resolve) => child.once('close', (code) => resolve(code)));
   return {
     child,
     output: () => out,
+    stdout: () => stdout,
+    stderr: () => stderr,
     exited,
     async stop() {
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
@@ -41,12 +56,39 @@ export function startCli(args: string[], env: Record<string, string>): RunningPr
   };
 }
 
-export async function runCli(args: string[], env: Record<string, string>, timeoutMs = 20_000): Promise<{ code: number | null; output: string }> {
-  const p = startCli(args, env);
+/**
+ * Sends SIGTERM and waits for the exit. A role that has not exited after `boundMs` (a hang, not
+ * a slow stop: a clean stop takes tens of milliseconds) is killed and reported as code null.
+ */
+export async function stopWithin(p: RunningProcess, boundMs = 3000): Promise<{ code: number | null; signal: NodeJS.Signals | null; ms: number }> {
+  const started = Date.now();
+  p.child.kill('SIGTERM');
+  const timer = setTimeout(() => p.child.kill('SIGKILL'), boundMs);
+  const code = await p.exited;
+  clearTimeout(timer);
+  return { code, signal: p.child.signalCode, ms: Date.now() - started };
+}
+
+/** The process's JSON log lines (stdout), parsed; other lines are skipped. */
+export function logLines(p: RunningProcess): Array<Record<string, unknown>> {
+  return p
+    .stdout()
+    .split('\n')
+    .filter((l) => l.startsWith('{'))
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
+}
+
+export async function runCli(
+  args: string[],
+  env: Record<string, string>,
+  timeoutMs = 20_000,
+  cwd?: string,
+): Promise<{ code: number | null; output: string; stdout: string; stderr: string }> {
+  const p = startCli(args, env, cwd);
   const timer = setTimeout(() => p.child.kill('SIGKILL'), timeoutMs);
   const code = await p.exited;
   clearTimeout(timer);
-  return { code, output: p.output() };
+  return { code, output: p.output(), stdout: p.stdout(), stderr: p.stderr() };
 }
 
 /** Polls a URL until it answers 200, or fails with the process output to say why. */

@@ -5,11 +5,11 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { cryptoReady, decodeBase64, keyPairFromSeed, verifyJsonSignature } from '@matrix-notary/protocol';
+import { decodeBase64, keyPairFromSeed, verifyJsonSignature } from '@matrix-notary/protocol';
 import { readSigningKeyFile, signingKeyId } from '@matrix-notary/signer';
 import { createTestCa, deletePrefix, FakeOrigin, testRedisUrl, uniquePrefix } from '@matrix-notary/testing';
 import { freeLoopbackPort } from '../src/embedded-redis';
-import { assertBuilt, runCli, startCli, waitForUrl, type RunningProcess } from './processes';
+import { assertBuilt, logLines, runCli, startCli, stopWithin, waitForUrl, type RunningProcess } from './processes';
 
 jest.setTimeout(90_000);
 
@@ -21,12 +21,12 @@ let origin: FakeOrigin;
 let prefix: string;
 const procs: RunningProcess[] = [];
 let apiPorts: number[] = [];
+const workerHealth: string[] = [];
 let signerPort: number;
 let keyFile: string;
 
 beforeAll(async () => {
   assertBuilt();
-  await cryptoReady();
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'notary-split-'));
   const ca = await createTestCa();
   fs.writeFileSync(path.join(dir, 'ca.pem'), ca.caPem);
@@ -63,7 +63,11 @@ beforeAll(async () => {
     NOTARY_ORIGIN_MIN_INTERVAL_S: '0',
   };
   for (let i = 0; i < 2; i++) {
-    procs.push(startCli(['worker'], { ...roleEnv, NOTARY_METRICS_PORT: String(await freeLoopbackPort()) }));
+    const metricsPort = await freeLoopbackPort();
+    const worker = startCli(['worker'], { ...roleEnv, NOTARY_METRICS_PORT: String(metricsPort), NOTARY_METRICS_BIND: '127.0.0.1' });
+    procs.push(worker);
+    workerHealth.push(`http://127.0.0.1:${metricsPort}/healthz`);
+    await waitForUrl(workerHealth[i], worker);
   }
   apiPorts = [await freeLoopbackPort(), await freeLoopbackPort()];
   for (const port of apiPorts) {
@@ -74,12 +78,10 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  const codes = await Promise.all(procs.map((p) => p.stop()));
+  await Promise.all(procs.map((p) => p.stop()));
   await origin?.stop();
   await deletePrefix(prefix);
   fs.rmSync(dir, { recursive: true, force: true });
-  // Every role shuts down cleanly on SIGTERM.
-  expect(codes).toEqual(procs.map(() => 0));
 });
 
 test('50 concurrent queries through two api processes cause exactly one origin fetch, answers signed by origin and notary', async () => {
@@ -126,6 +128,30 @@ test('the signer demands its bearer token: missing → 401 M_MISSING_TOKEN, wron
   expect(right.status).toBe(200);
 });
 
+test('a worker given the wrong signer token refuses to start, before it takes any job', async () => {
+  const res = await runCli(['worker'], {
+    NOTARY_SERVER_NAME: NOTARY,
+    NOTARY_SIGNER_TOKEN: 'a-wrong-token-of-enough-length',
+    NOTARY_SIGNER_URL: `http://127.0.0.1:${signerPort}`,
+    REDIS_URL: testRedisUrl(),
+    NOTARY_REDIS_PREFIX: prefix,
+    NOTARY_METRICS_PORT: String(await freeLoopbackPort()),
+  });
+  expect(res.code).toBe(1);
+  expect(res.stderr).toBe(
+    `matrix-notary worker: the signer at http://127.0.0.1:${signerPort} refused our token (HTTP 401 M_UNKNOWN_TOKEN): NOTARY_SIGNER_TOKEN must be the same for this role and the signer\n`,
+  );
+  expect(res.stdout).not.toContain('consuming the refresh queue');
+});
+
+test('a worker answers GET /healthz on its metrics port', async () => {
+  for (const url of workerHealth) {
+    const res = await fetch(url);
+    expect(res.status).toBe(200);
+    expect(await res.json()).toEqual({ ok: true });
+  }
+});
+
 test('an api given the wrong signer token refuses to start, saying what to check', async () => {
   const res = await runCli(['api'], {
     NOTARY_SERVER_NAME: NOTARY,
@@ -140,4 +166,12 @@ test('an api given the wrong signer token refuses to start, saying what to check
   expect(res.code).toBe(1);
   expect(res.output).toMatch(/NOTARY_SIGNER_TOKEN/);
   expect(res.output).not.toContain('a-wrong-token-of-enough-length');
+});
+
+// Last: every role, stopped with SIGTERM, exits 0 (stopWithin kills a role that hangs).
+test('every role stops cleanly on SIGTERM and exits 0', async () => {
+  const stops = await Promise.all(procs.map((p) => stopWithin(p)));
+  expect(stops.map((s) => s.code)).toEqual(procs.map(() => 0));
+  // Logs are JSON lines on stdout only, even while stopping (commands.test.ts checks the lines).
+  for (const p of procs) expect({ stderr: p.stderr(), lines: logLines(p).length }).toEqual({ stderr: '', lines: p.stdout().trim().split('\n').filter(Boolean).length });
 });

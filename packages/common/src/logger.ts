@@ -19,11 +19,19 @@ export const REDACTED_LOG_PATHS = [
   'headers.authorization', 'req.headers.authorization', 'seed', '*.seed', 'secretKey', '*.secretKey',
 ];
 
+/**
+ * One JSON line per event: `{"level":"info","time":"2026-11-29T14:50:11.123Z","role":"api","msg":...}`.
+ * Level names and ISO times, so a person reading the log (or a log shipper without pino's
+ * conventions) needs no lookup table. pino writes synchronously to the destination, so the last
+ * lines before an exit are never lost.
+ */
 export function createLogger(opts: LoggerOptions): Logger {
   return pino(
     {
       level: opts.level ?? 'info',
       base: { role: opts.role },
+      timestamp: pino.stdTimeFunctions.isoTime,
+      formatters: { level: (label) => ({ level: label }) },
       redact: { paths: REDACTED_LOG_PATHS, censor: '[redacted]' },
     },
     opts.destination ?? process.stdout,

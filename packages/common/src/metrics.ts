@@ -20,10 +20,26 @@ export interface MetricsListener {
   stop(): Promise<void>;
 }
 
-export async function startMetricsListener(registry: Registry, port: number, bind: string): Promise<MetricsListener> {
+/** Resolves when the role is healthy; rejects with what is wrong otherwise. */
+export type HealthCheck = () => Promise<void>;
+
+export const HEALTH_PATH = '/healthz';
+
+/**
+ * `GET /metrics` for Prometheus and `GET /healthz` for probes (200 `{"ok":true}`, or 503 with
+ * what is wrong), on their own port, never the public one.
+ */
+export async function startMetricsListener(registry: Registry, port: number, bind: string, health: HealthCheck = async () => undefined): Promise<MetricsListener> {
   const server = http.createServer((req, res) => {
+    if (req.method === 'GET' && req.url === HEALTH_PATH) {
+      health().then(
+        () => res.writeHead(200, { 'content-type': 'application/json' }).end('{"ok":true}'),
+        (err: Error) => res.writeHead(503, { 'content-type': 'application/json' }).end(JSON.stringify({ ok: false, error: err.message })),
+      );
+      return;
+    }
     if (req.method !== 'GET' || (req.url !== '/metrics' && !req.url?.startsWith('/metrics?'))) {
-      res.writeHead(404, { 'content-type': 'text/plain' }).end('only GET /metrics here\n');
+      res.writeHead(404, { 'content-type': 'text/plain' }).end('only GET /metrics and GET /healthz here\n');
       return;
     }
     registry.metrics().then(

@@ -10,7 +10,7 @@ import { createGuardedLookup } from './connect-guard';
 import { Deadline } from './deadline';
 import { discoverTargets, type DiscoveryStep, type OriginTarget } from './discovery';
 import { createNameResolver, type NameResolver } from './dns-resolver';
-import { parseDnsServers } from './dns-servers';
+import { parseDnsServers } from '@matrix-notary/common';
 import { OriginFetchError, toOriginFetchError, type OriginFetchReason } from './errors';
 import { httpsGet, type OriginRequest } from './http-fetch';
 import { silentLogger, type FederationLogger } from './logger';

@@ -8,6 +8,5 @@ export {
   type FailureReason,
 } from './errors';
 export { isForbiddenAddress, createAddressPolicy, parseAllowedEntry, type AddressPolicy, type AddressPolicyOptions } from './address-filter';
-export { parseDnsServers } from './dns-servers';
 export { DEFAULT_FEDERATION_PORT, type DiscoveryStep } from './discovery';
 export type { FederationLogger } from './logger';

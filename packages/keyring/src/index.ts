@@ -38,6 +38,7 @@ export type { KeySource, KeyQuery, KeySourceResult, KeySourceFailure, KeySourceF
 export {
   NotaryKeySource,
   NotaryTrustError,
+  NotaryUnreachableError,
   NOTARY_TIMEOUT_MS,
   NOTARY_MAX_RESPONSE_BYTES,
   type NotaryKeySourceOptions,
@@ -45,6 +46,7 @@ export {
 export { trustNotaryKeyResponse, checkNotarySignature, decodePinnedKeys, PinnedKeyError, type NotaryIdentity, type PinnedKeys } from './notary-trust';
 export { OriginKeySource, ORIGIN_FETCH_CONCURRENCY, type FetchServerKeys, type OriginKeySourceOptions } from './origin-key-source';
 export { StaticKeySource } from './static-key-source';
+export { TRANSIENT_RETRY, type RetryPolicy } from './retry';
 export { originFetchSettingsFromEnv, OriginSettingsError, type OriginFetchSettings } from './origin-settings';
 export { httpRequest, HttpRequestError, type HttpRequestFn, type HttpRequestOptions, type HttpResponse } from './http-request';
 export { formatEventVerification, formatVerificationReport } from './report';

@@ -3,7 +3,7 @@
  * needs, takes what the cache holds, asks the key sources in order for the rest (a later source
  * only for keys the earlier ones did not provide well enough), then judges every event.
  */
-import { cryptoReady, type JsonObject } from '@matrix-notary/protocol';
+import { type JsonObject } from '@matrix-notary/protocol';
 import { checkContentHash, type ContentHashCheck } from './content-hash';
 import { eventIdOf } from './event-id';
 import { checkEventShape } from './event-shape';
@@ -82,7 +82,6 @@ export class Keyring {
    */
   async verifyEvents(events: readonly unknown[], roomVersion: string | number, options: VerifyOptions = {}): Promise<VerificationReport> {
     const rules = roomVersionRules(roomVersion);
-    await cryptoReady();
     const nowMs = this.now();
     const shapes = events.map((e) => checkEventShape(e));
 

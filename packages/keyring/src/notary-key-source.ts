@@ -6,7 +6,8 @@
 import { checkSelfSignedKeyResponse, parseStrictJson } from '@matrix-notary/protocol';
 import { keyRecordsFromResponse, type KeyRecord } from './key-records';
 import type { KeyQuery, KeySource, KeySourceFailure, KeySourceResult } from './key-source';
-import { httpRequest, type HttpRequestFn } from './http-request';
+import { httpRequest, HttpRequestError, type HttpRequestFn } from './http-request';
+import { retryTransient, TRANSIENT_RETRY, type RetryPolicy } from './retry';
 import { checkNotarySignature, decodePinnedKeys, trustNotaryKeyResponse, type NotaryIdentity, type PinnedKeys } from './notary-trust';
 
 export const NOTARY_TIMEOUT_MS = 15_000;
@@ -29,13 +30,20 @@ export interface NotaryKeySourceOptions {
   ca?: string;
   /** Replaces the HTTP client (tests). */
   request?: HttpRequestFn;
+  /** How transport failures (network, timeout, HTTP 5xx or 429) are retried; default TRANSIENT_RETRY. */
+  retry?: RetryPolicy;
 }
 
 export class NotaryKeySource implements KeySource {
   private readonly baseUrl: URL;
   private readonly pins: Map<string, Uint8Array>;
   private readonly request: HttpRequestFn;
-  private identity: Promise<NotaryIdentity> | null = null;
+  /** Set once the notary proved itself: identities do not change for the life of a source. */
+  private trusted: NotaryIdentity | null = null;
+  /** Set once the notary failed its pin: that will not change by asking again. */
+  private distrusted: NotaryTrustError | null = null;
+  /** An identification under way, shared by concurrent callers. */
+  private identifying: Promise<NotaryIdentity> | null = null;
   private knownName: string | null = null;
 
   constructor(private readonly options: NotaryKeySourceOptions) {
@@ -61,15 +69,30 @@ export class NotaryKeySource implements KeySource {
     return new URL(path.replace(/^\//, ''), base);
   }
 
+  /** One request, retried on transport failures only (an answer that is wrong stays wrong). */
   private async getJson(path: string, method: 'GET' | 'POST', body: unknown, signal?: AbortSignal): Promise<unknown> {
-    const res = await this.request(this.endpoint(path), {
-      method,
-      body: body === undefined ? undefined : Buffer.from(JSON.stringify(body)),
-      headers: body === undefined ? {} : { 'content-type': 'application/json' },
-      timeoutMs: this.options.timeoutMs ?? NOTARY_TIMEOUT_MS,
-      maxResponseBytes: this.options.maxResponseBytes ?? NOTARY_MAX_RESPONSE_BYTES,
-      ca: this.options.ca,
+    const res = await retryTransient(
+      async () => {
+        const answer = await this.request(this.endpoint(path), {
+          method,
+          body: body === undefined ? undefined : Buffer.from(JSON.stringify(body)),
+          headers: body === undefined ? {} : { 'content-type': 'application/json' },
+          timeoutMs: this.options.timeoutMs ?? NOTARY_TIMEOUT_MS,
+          maxResponseBytes: this.options.maxResponseBytes ?? NOTARY_MAX_RESPONSE_BYTES,
+          ca: this.options.ca,
+          signal,
+        });
+        if (answer.statusCode >= 500 || answer.statusCode === 429) {
+          throw new NotaryAnswerError('request_failed', `${method} ${path} answered HTTP ${answer.statusCode}`, true);
+        }
+        return answer;
+      },
+      isTransient,
+      this.options.retry ?? TRANSIENT_RETRY,
       signal,
+    ).catch((err: unknown) => {
+      if (err instanceof NotaryAnswerError) throw err;
+      throw new NotaryAnswerError('request_failed', `${method} ${path} failed: ${(err as Error).message}`, isTransient(err));
     });
     if (res.statusCode !== 200) {
       throw new NotaryAnswerError('request_failed', `${method} ${path} answered HTTP ${res.statusCode}`);
@@ -82,25 +105,35 @@ export class NotaryKeySource implements KeySource {
   }
 
   /**
-   * The notary's identity from its own key response, fetched once per source (a failure is kept
-   * too: a notary that fails its pin stays untrusted for the life of this source).
+   * The notary's identity from its own key response. A notary that failed its pin stays
+   * untrusted for the life of this source (NotaryTrustError); one that could not be reached is
+   * asked again by the next call (NotaryUnreachableError), after this call's own retries.
    */
   identify(signal?: AbortSignal): Promise<NotaryIdentity> {
-    if (this.identity === null) {
-      this.identity = (async () => {
-        let value: unknown;
-        try {
-          value = await this.getJson('/_matrix/key/v2/server', 'GET', undefined, signal);
-        } catch (err) {
-          throw new NotaryTrustError(`notary ${this.baseUrl.origin}: ${(err as Error).message}`);
-        }
-        const trust = trustNotaryKeyResponse(value, this.pins, this.options.insecure === true);
-        if (!trust.ok) throw new NotaryTrustError(`notary ${this.baseUrl.origin}: ${trust.message}`);
-        this.knownName = trust.identity.serverName;
-        return trust.identity;
-      })();
+    if (this.trusted !== null) return Promise.resolve(this.trusted);
+    if (this.distrusted !== null) return Promise.reject(this.distrusted);
+    if (this.identifying === null) {
+      this.identifying = this.fetchIdentity(signal).finally(() => {
+        this.identifying = null;
+      });
     }
-    return this.identity;
+    return this.identifying;
+  }
+
+  private async fetchIdentity(signal?: AbortSignal): Promise<NotaryIdentity> {
+    let value: unknown;
+    try {
+      value = await this.getJson('/_matrix/key/v2/server', 'GET', undefined, signal);
+    } catch (err) {
+      const message = `notary ${this.baseUrl.origin}: ${(err as Error).message}`;
+      if (err instanceof NotaryAnswerError && err.transient) throw new NotaryUnreachableError(message);
+      throw (this.distrusted = new NotaryTrustError(message));
+    }
+    const trust = trustNotaryKeyResponse(value, this.pins, this.options.insecure === true);
+    if (!trust.ok) throw (this.distrusted = new NotaryTrustError(`notary ${this.baseUrl.origin}: ${trust.message}`));
+    this.knownName = trust.identity.serverName;
+    this.trusted = trust.identity;
+    return trust.identity;
   }
 
   async fetchKeys(query: KeyQuery): Promise<KeySourceResult> {
@@ -111,7 +144,8 @@ export class NotaryKeySource implements KeySource {
     try {
       identity = await this.identify(query.signal);
     } catch (err) {
-      failures.push({ source: this.name, reason: 'notary_untrusted', message: (err as Error).message });
+      const reason = err instanceof NotaryUnreachableError ? 'request_failed' : 'notary_untrusted';
+      failures.push({ source: this.name, reason, message: (err as Error).message });
       return { records, failures };
     }
     for (const batch of batches(query, NOTARY_MAX_SERVERS_PER_REQUEST)) {
@@ -171,6 +205,7 @@ export class NotaryKeySource implements KeySource {
   }
 }
 
+/** The notary is not to be trusted: its own key response failed its pin or is not valid. */
 export class NotaryTrustError extends Error {
   constructor(message: string) {
     super(message);
@@ -178,14 +213,30 @@ export class NotaryTrustError extends Error {
   }
 }
 
+/** The notary could not be asked (network, timeout, 5xx) even after retries; later calls try again. */
+export class NotaryUnreachableError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'NotaryUnreachableError';
+  }
+}
+
 class NotaryAnswerError extends Error {
   constructor(
     readonly reason: 'request_failed' | 'bad_response',
     message: string,
+    /** A transport failure: asking again may work. */
+    readonly transient = false,
   ) {
     super(message);
     this.name = 'NotaryAnswerError';
   }
+}
+
+function isTransient(err: unknown): boolean {
+  if (err instanceof NotaryAnswerError) return err.transient;
+  // Lost or late answers may come next time; an aborted request, a bad URL or an oversized answer will not.
+  return err instanceof HttpRequestError ? err.reason === 'network' || err.reason === 'timeout' : true;
 }
 
 function isPlainObject(v: unknown): v is Record<string, unknown> {

@@ -18,6 +18,8 @@ export interface FakeNotaryOptions {
   /** Changes each origin response before countersigning it (a notary that alters what origins said). */
   tamper?: (response: JsonObject) => JsonObject;
   validUntilTs?: number;
+  /** How the next requests go, one entry per request: answered, HTTP 503, or the connection cut. */
+  failures?: Array<'ok' | '503' | 'drop'>;
 }
 
 export interface FakeNotary {
@@ -39,8 +41,11 @@ export async function startFakeNotary(options: FakeNotaryOptions): Promise<FakeN
   const queries: JsonObject[] = [];
   const requests: string[] = [];
   const own = keyResponse({ serverName: options.serverName, current: [options.key], validUntilTs: options.validUntilTs ?? Date.now() + 86_400_000 });
+  const failures = [...(options.failures ?? [])];
   const server = http.createServer((req, res) => {
     requests.push(`${req.method} ${req.url}`);
+    const failure = failures.shift();
+    if (failure === 'drop') return void req.socket.destroy();
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
@@ -49,6 +54,7 @@ export async function startFakeNotary(options: FakeNotaryOptions): Promise<FakeN
         res.writeHead(status, { 'content-type': 'application/json', 'content-length': bytes.length });
         res.end(bytes);
       };
+      if (failure === '503') return send(503, { errcode: 'M_UNKNOWN', error: 'try later' });
       if (req.method === 'GET' && req.url === '/_matrix/key/v2/server') return send(200, own);
       if (req.method === 'POST' && req.url === '/_matrix/key/v2/query') {
         const body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as JsonObject;

@@ -4,13 +4,13 @@
  */
 import {
   canonicalJsonBytes,
-  cryptoReady,
   decodeBase64,
   encodeBase64,
   generateSeed,
   keyPairFromSeed,
   signDetached,
   signedBytes,
+  type Ed25519SecretKey,
   signJson,
   type JsonObject,
 } from '@matrix-notary/protocol';
@@ -22,11 +22,10 @@ export interface TestKey {
   keyId: string;
   publicKey: Uint8Array;
   publicKeyBase64: string;
-  secretKey: Uint8Array;
+  secretKey: Ed25519SecretKey;
 }
 
 export async function makeKey(keyId = 'ed25519:a1', seed?: Uint8Array): Promise<TestKey> {
-  await cryptoReady();
   const pair = keyPairFromSeed(seed ?? generateSeed());
   return { keyId, publicKey: pair.publicKey, publicKeyBase64: encodeBase64(pair.publicKey), secretKey: pair.secretKey };
 }

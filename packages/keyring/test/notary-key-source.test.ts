@@ -4,7 +4,7 @@
  * bad origin self-signature, the insecure mode, size limits, and the keyring's cache and fallback.
  */
 import type { JsonObject } from '@matrix-notary/protocol';
-import { Keyring, NotaryKeySource, OriginKeySource } from '../src';
+import { Keyring, NotaryKeySource, OriginKeySource, TRANSIENT_RETRY, type RetryPolicy } from '../src';
 import { startFakeNotary, type FakeNotary, type FakeNotaryOptions } from './fake-notary';
 import { DAY_MS, hashAndSign, keyResponse, makeKey, messageEvent, type TestKey } from './helpers';
 
@@ -136,9 +136,72 @@ describe('NotaryKeySource', () => {
     const url = n.url;
     await n.close();
     running.pop();
-    const report = await new Keyring({ sources: [new NotaryKeySource({ url, insecure: true, timeoutMs: 2000 })] }).verifyEvents(events(), '10');
+    const report = await new Keyring({ sources: [new NotaryKeySource({ url, insecure: true, timeoutMs: 2000, retry: NO_WAIT })] }).verifyEvents(
+      events(),
+      '10',
+    );
     expect(report.verdict).toBe('undecided');
-    expect(report.keySourceFailures[0]?.reason).toBe('notary_untrusted');
+    expect(report.keySourceFailures[0]?.reason).toBe('request_failed');
+  });
+});
+
+/** Three attempts without real waiting; the waits asked for are recorded. */
+const waits: number[] = [];
+const NO_WAIT: RetryPolicy = { ...TRANSIENT_RETRY, sleep: async (ms) => void waits.push(ms) };
+
+describe('NotaryKeySource retries what failed in transit, and only that', () => {
+  beforeEach(() => waits.splice(0));
+
+  it('identifies a notary that answered 503 and cut a connection before answering, waiting longer each time', async () => {
+    const n = await notary({ failures: ['503', 'drop'] });
+    const source = new NotaryKeySource({ url: n.url, pinnedKeys: { [notaryKey.keyId]: notaryKey.publicKeyBase64 }, retry: NO_WAIT });
+    expect((await source.identify()).serverName).toBe(NOTARY);
+    expect(n.requests).toEqual(['GET /_matrix/key/v2/server', 'GET /_matrix/key/v2/server', 'GET /_matrix/key/v2/server']);
+    expect(waits).toEqual([TRANSIENT_RETRY.firstDelayMs, TRANSIENT_RETRY.firstDelayMs * 2]);
+  });
+
+  it('does not keep a transport failure: the same source works once the notary is back', async () => {
+    const n = await notary({ failures: ['503', '503', '503'] });
+    const source = new NotaryKeySource({ url: n.url, pinnedKeys: { [notaryKey.keyId]: notaryKey.publicKeyBase64 }, retry: NO_WAIT });
+    const first = await new Keyring({ sources: [source] }).verifyEvents(events(), '10');
+    expect(first.keySourceFailures).toEqual([expect.objectContaining({ reason: 'request_failed', message: expect.stringMatching(/HTTP 503/) })]);
+    const second = await new Keyring({ sources: [source] }).verifyEvents(events(), '10');
+    expect(second.verdict).toBe('valid');
+  });
+
+  it('retries a query that failed in transit', async () => {
+    // The key response is answered; the first query's connection is cut.
+    const n = await notary({ failures: ['ok', 'drop'] });
+    const source = new NotaryKeySource({ url: n.url, pinnedKeys: { [notaryKey.keyId]: notaryKey.publicKeyBase64 }, retry: NO_WAIT });
+    const report = await new Keyring({ sources: [source] }).verifyEvents(events(), '10');
+    expect(report.verdict).toBe('valid');
+    expect(n.requests).toEqual(['GET /_matrix/key/v2/server', 'POST /_matrix/key/v2/query', 'POST /_matrix/key/v2/query']);
+  });
+
+  it('keeps a pin mismatch: a notary that failed its pin is not asked again', async () => {
+    const n = await notary();
+    const wrongPin = await makeKey('ed25519:n1');
+    const source = pinned(n, wrongPin);
+    await expect(source.identify()).rejects.toThrow(/no pinned key/);
+    await expect(source.identify()).rejects.toThrow(/no pinned key/);
+    expect(n.requests).toEqual(['GET /_matrix/key/v2/server']);
+  });
+
+  it('does not retry an answer that is an answer (HTTP 404)', async () => {
+    const http = await import('node:http');
+    let asked = 0;
+    const server = http.createServer((_req, res) => {
+      asked++;
+      res.writeHead(404).end('{}');
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    try {
+      const source = new NotaryKeySource({ url: `http://127.0.0.1:${(server.address() as { port: number }).port}`, insecure: true, retry: NO_WAIT });
+      await expect(source.identify()).rejects.toThrow(/HTTP 404/);
+      expect(asked).toBe(1);
+    } finally {
+      await new Promise<void>((r) => server.close(() => r()));
+    }
   });
 });
 
@@ -160,12 +223,13 @@ describe('NotaryKeySource batching and time limits', () => {
     const silent = http.createServer(() => undefined);
     await new Promise<void>((r) => silent.listen(0, '127.0.0.1', r));
     const port = (silent.address() as { port: number }).port;
+    let connections = 0;
+    silent.on('connection', () => connections++);
     try {
-      const source = new NotaryKeySource({ url: `http://127.0.0.1:${port}`, insecure: true, timeoutMs: 200 });
-      const started = Date.now();
+      const source = new NotaryKeySource({ url: `http://127.0.0.1:${port}`, insecure: true, timeoutMs: 200, retry: NO_WAIT });
       const result = await source.fetchKeys({ keys: new Map([['a.example', new Set(['ed25519:a'])]]), minimumValidUntilTs: 0 });
-      expect(Date.now() - started).toBeLessThan(2000);
-      expect(result.failures[0]).toMatchObject({ reason: 'notary_untrusted', message: expect.stringMatching(/within 200 ms/) });
+      expect(result.failures[0]).toMatchObject({ reason: 'request_failed', message: expect.stringMatching(/within 200 ms/) });
+      expect(connections).toBe(TRANSIENT_RETRY.attempts);
     } finally {
       silent.closeAllConnections();
       await new Promise<void>((r) => silent.close(() => r()));

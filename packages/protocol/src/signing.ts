@@ -4,7 +4,7 @@
  */
 import { decodeBase64, encodeBase64 } from './base64';
 import { canonicalJsonBytes, type JsonObject } from './canonical-json';
-import { signDetached, verifyDetached } from './ed25519';
+import { signDetached, verifyDetached, type Ed25519SecretKey } from './ed25519';
 
 export type Signatures = Record<string, Record<string, string>>;
 
@@ -23,7 +23,7 @@ export function signJson<T extends Record<string, unknown>>(
   obj: T,
   signingName: string,
   keyId: string,
-  secretKey: Uint8Array,
+  secretKey: Ed25519SecretKey,
 ): T & { signatures: Signatures } {
   const signature = encodeBase64(signDetached(signedBytes(obj), secretKey));
   const existing = isPlainObject(obj.signatures) ? (obj.signatures as Signatures) : {};

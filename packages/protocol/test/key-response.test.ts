@@ -7,7 +7,6 @@ import {
   CanonicalJsonError,
   checkSelfSignedKeyResponse,
   countersignedCopy,
-  cryptoReady,
   encodeBase64,
   encodeCanonicalJson,
   MAX_KEYS_PER_RESPONSE,
@@ -23,8 +22,6 @@ import {
   type ServerKeyResponse,
 } from '@matrix-notary/protocol';
 import { clone, DAY_MS, HOUR_MS, NOW_MS, originResponse, publicKeyBase64, testKeyPair } from './fixtures';
-
-beforeAll(cryptoReady);
 
 const POLICY: OriginPolicy = { serverName: 'origin.example', nowMs: NOW_MS, minValidityMs: HOUR_MS };
 

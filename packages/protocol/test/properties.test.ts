@@ -6,7 +6,6 @@ import fc from 'fast-check';
 import {
   canonicalJsonBytes,
   compareCodePoints,
-  cryptoReady,
   decodeBase64,
   encodeBase64,
   encodeCanonicalJson,
@@ -54,7 +53,6 @@ function byCodePoints(a: string, b: string): number {
 
 let kp: Ed25519KeyPair;
 beforeAll(async () => {
-  await cryptoReady();
   kp = testKeyPair(3);
 });
 

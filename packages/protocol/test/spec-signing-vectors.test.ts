@@ -4,7 +4,6 @@
  * the same vectors, so passing them means our signatures interoperate.
  */
 import {
-  cryptoReady,
   decodeBase64,
   encodeBase64,
   encodeCanonicalJson,
@@ -26,7 +25,6 @@ const ONE_TWO_SIGNATURE =
 let kp: Ed25519KeyPair;
 
 beforeAll(async () => {
-  await cryptoReady();
   kp = keyPairFromSeed(decodeBase64(SIGNING_KEY_SEED));
 });
 

@@ -24,9 +24,16 @@ export class SignerRefusedError extends Error {
 
 /** The signer could not be asked (down, misconfigured, timed out). The message says what to check. */
 export class SignerUnavailableError extends Error {
-  constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options);
+  /**
+   * True when asking again later may work (not reachable, timed out, a 5xx): an outage. False
+   * for what only a change of configuration fixes (a wrong token, URL or server name).
+   */
+  readonly transient: boolean;
+
+  constructor(message: string, options: { cause?: unknown; transient?: boolean } = {}) {
+    super(message, { cause: options.cause });
     this.name = 'SignerUnavailableError';
+    this.transient = options.transient ?? false;
   }
 }
 

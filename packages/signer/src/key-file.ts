@@ -135,7 +135,7 @@ export async function writeSigningKeyFile(file: string, key: SigningKey, options
     if ((err as NodeJS.ErrnoException).code === 'EEXIST' && !options.overwrite) {
       throw new KeyFileError(`signing key file ${file} already exists: refusing to overwrite a key (move it away first)`);
     }
-    throw new KeyFileError(`cannot create signing key file ${file} (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
+    throw new KeyFileError(`cannot create signing key file ${file}: ${whyNotWritable(err as NodeJS.ErrnoException, path.dirname(file))}`);
   }
   try {
     await handle.chmod(0o600); // the mode given to open is reduced by the umask; make sure
@@ -151,6 +151,23 @@ export async function writeSigningKeyFile(file: string, key: SigningKey, options
       await fs.rm(target, { force: true });
       throw new KeyFileError(`cannot replace signing key file ${file} (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
     }
+  }
+}
+
+/** A reason a person can act on, for a file that could not be created in `dir`. */
+function whyNotWritable(err: NodeJS.ErrnoException, dir: string): string {
+  switch (err.code) {
+    case 'ENOENT':
+      return `the directory ${dir} does not exist (create it first)`;
+    case 'ENOTDIR':
+      return `${dir} is not a directory`;
+    case 'EACCES':
+    case 'EPERM':
+      return `no permission to write in ${dir}`;
+    case 'EROFS':
+      return `${dir} is on a read-only file system`;
+    default:
+      return `${err.code ?? err.message}`;
   }
 }
 

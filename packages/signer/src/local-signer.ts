@@ -1,14 +1,13 @@
 /**
- * The signer that holds the notary's private key in this process. The key sits in an ES private
- * field: nothing outside the class can read it, and JSON.stringify and util.inspect do not show
- * it. Only public facts (server name, key ID, public key) are exposed.
+ * The signer that holds the notary's private key in this process. The key is an OpenSSL key object
+ * in an ES private field: nothing outside the class can reach it, and neither JSON.stringify nor
+ * util.inspect shows it. Only public facts (server name, key ID, public key) are exposed.
  */
 import {
   canonicalJsonBytes,
   CanonicalJsonError,
   checkSelfSignedKeyResponse,
   countersignedCopy,
-  cryptoReady,
   ED25519_SEED_BYTES,
   encodeBase64,
   isValidServerName,
@@ -16,6 +15,7 @@ import {
   parseStrictJson,
   signDetached,
   signJson,
+  type Ed25519SecretKey,
 } from '@matrix-notary/protocol';
 import { SignerRefusedError, SignerUnavailableError } from './errors';
 import { signingKeyId, type SigningKey } from './key-file';
@@ -46,19 +46,15 @@ export class LocalSigner implements NotarySigner {
   /** The current public key, unpadded base64. */
   readonly publicKey: string;
 
-  readonly #secretKey: Uint8Array;
+  #secretKey: Ed25519SecretKey | undefined;
   readonly #oldKeys: OldSigningKeys;
   readonly #ownKeyValidityMs: number;
   readonly #now: () => number;
-  #closed = false;
 
-  /** Loads libsodium, then builds the signer. */
   static async create(options: LocalSignerOptions): Promise<LocalSigner> {
-    await cryptoReady();
     return new LocalSigner(options);
   }
 
-  /** Needs libsodium loaded (`await cryptoReady()`); `LocalSigner.create` does that for you. */
   constructor(options: LocalSignerOptions) {
     if (!isValidServerName(options.serverName)) {
       throw new Error(`the notary's server name ${JSON.stringify(options.serverName)} is not a valid Matrix server name`);
@@ -86,7 +82,6 @@ export class LocalSigner implements NotarySigner {
   }
 
   async ownKeys(): Promise<OwnKeys> {
-    this.#assertOpen();
     const validUntilTs = this.#now() + this.#ownKeyValidityMs;
     const response = {
       server_name: this.serverName,
@@ -96,7 +91,7 @@ export class LocalSigner implements NotarySigner {
         Object.entries(this.#oldKeys).map(([id, k]) => [id, { key: k.key, expired_ts: k.expired_ts }]),
       ),
     };
-    const signed = signJson(response, this.serverName, this.keyId, this.#secretKey);
+    const signed = signJson(response, this.serverName, this.keyId, this.#key());
     return {
       bytes: canonicalJsonBytes(signed),
       validUntilTs,
@@ -105,7 +100,7 @@ export class LocalSigner implements NotarySigner {
   }
 
   async countersign(originResponseJson: Buffer): Promise<Buffer> {
-    this.#assertOpen();
+    const secretKey = this.#key();
     let text: string;
     try {
       text = UTF8.decode(originResponseJson);
@@ -129,19 +124,19 @@ export class LocalSigner implements NotarySigner {
     }
     return countersignedCopy(
       check.response,
-      (bytes) => encodeBase64(signDetached(bytes, this.#secretKey)),
+      (bytes) => encodeBase64(signDetached(bytes, secretKey)),
       this.serverName,
       this.keyId,
     );
   }
 
-  /** Wipes the private key from memory; later calls reject. */
+  /** Drops the private key; later calls reject. */
   async close(): Promise<void> {
-    this.#closed = true;
-    this.#secretKey.fill(0);
+    this.#secretKey = undefined;
   }
 
-  #assertOpen(): void {
-    if (this.#closed) throw new SignerUnavailableError('the local signer is closed');
+  #key(): Ed25519SecretKey {
+    if (this.#secretKey === undefined) throw new SignerUnavailableError('the local signer is closed');
+    return this.#secretKey;
   }
 }

@@ -147,6 +147,7 @@ export class RemoteSigner implements NotarySigner {
     }
     return new SignerUnavailableError(
       `${this.#where} answered HTTP ${res.status}${typeof errcode === 'string' ? ` ${errcode}` : ''}: see the signer's log`,
+      { transient: res.status >= 500 },
     );
   }
 
@@ -174,7 +175,7 @@ export class RemoteSigner implements NotarySigner {
     return new SignerUnavailableError(
       `could not reach ${this.#where} (${code ?? (cause instanceof Error ? cause.message : String(cause))}): ` +
         'check NOTARY_SIGNER_URL and that the signer role is running',
-      { cause },
+      { cause, transient: true },
     );
   }
 
@@ -199,6 +200,7 @@ export class RemoteSigner implements NotarySigner {
           reject(
             new SignerUnavailableError(
               `${this.#where} did not answer within ${this.#timeoutMs} ms: check NOTARY_SIGNER_URL and the signer's load`,
+              { transient: true },
             ),
           ),
         );

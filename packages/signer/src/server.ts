@@ -233,7 +233,6 @@ export async function startSignerServer(options: SignerServerOptions): Promise<R
     });
   });
   const { port } = server.address() as AddressInfo;
-  logger.info({ bind: options.bind, port }, 'signer listening');
 
   return {
     port,

@@ -25,7 +25,9 @@ export const NOTARY_KEY: SigningKey = { version: 'a_Test', seed: NOTARY_SEED };
 /** Every spelling of the notary's private key material a leak could take. */
 export function secretSpellings(): string[] {
   const seed = Buffer.from(NOTARY_SEED);
-  const secret = Buffer.from(keyPairFromSeed(NOTARY_SEED).secretKey); // seed ‖ public key
+  // libsodium's 64-byte secret key (seed ‖ public key) and the PKCS#8 form OpenSSL keeps it in.
+  const secret = Buffer.concat([seed, keyPairFromSeed(NOTARY_SEED).publicKey]);
+  const pkcs8 = keyPairFromSeed(NOTARY_SEED).secretKey.export({ format: 'der', type: 'pkcs8' });
   return [
     encodeBase64(seed),
     seed.toString('base64'),
@@ -34,6 +36,8 @@ export function secretSpellings(): string[] {
     seed.toString('hex').toUpperCase(),
     encodeBase64(secret),
     secret.toString('hex'),
+    pkcs8.toString('base64'),
+    pkcs8.toString('hex'),
     // the seed's bytes as a list, as util.inspect or JSON.stringify of a Uint8Array shows them
     Array.from(seed.subarray(0, 8)).join(','),
     Array.from(seed.subarray(0, 8)).join(', '),

@@ -2,7 +2,7 @@
 import { promises as fs } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { cryptoReady, decodeBase64, encodeBase64 } from '@matrix-notary/protocol';
+import { decodeBase64, encodeBase64 } from '@matrix-notary/protocol';
 import {
   createSigningKeyFile,
   formatSigningKeyFile,
@@ -22,7 +22,6 @@ const OTHER_SEED = encodeBase64(new Uint8Array(32).fill(200));
 
 let dir: string;
 beforeAll(async () => {
-  await cryptoReady();
   dir = await fs.mkdtemp(path.join(os.tmpdir(), 'notary-keyfile-'));
 });
 afterAll(async () => {

@@ -2,7 +2,6 @@
 import { inspect } from 'node:util';
 import {
   canonicalJsonBytes,
-  cryptoReady,
   decodeBase64,
   encodeBase64,
   keyPairFromSeed,
@@ -25,8 +24,6 @@ import {
 } from './helpers';
 
 const OLD_PUB = encodeBase64(new Uint8Array(32).fill(9));
-
-beforeAll(cryptoReady);
 
 function makeSigner(overrides: Partial<LocalSignerOptions> = {}): LocalSigner {
   return new LocalSigner({

@@ -9,7 +9,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { inspect } from 'node:util';
 import { Registry } from 'prom-client';
-import { cryptoReady, encodeBase64 } from '@matrix-notary/protocol';
+import { encodeBase64 } from '@matrix-notary/protocol';
 import {
   COUNTERSIGN_PATH,
   formatSigningKeyFile,
@@ -33,8 +33,6 @@ import {
 } from './helpers';
 
 const TOKEN = 'leak-test-token-5d1c7e';
-
-beforeAll(cryptoReady);
 
 test('the spellings checked for include the seed as base64 and hex', () => {
   const spellings = secretSpellings();

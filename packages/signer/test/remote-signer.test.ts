@@ -1,7 +1,6 @@
 /** RemoteSigner against a real signer server: the same bytes as LocalSigner, and clear failures. */
 import * as http from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
-import { cryptoReady } from '@matrix-notary/protocol';
 import {
   LocalSigner,
   RemoteSigner,
@@ -51,7 +50,6 @@ async function plainServer(handler: http.RequestListener): Promise<{ port: numbe
 }
 
 beforeAll(async () => {
-  await cryptoReady();
   local = new LocalSigner({ serverName: NOTARY_NAME, key: NOTARY_KEY, ownKeyValidityMs: DAY_MS, now: () => NOW_MS });
   server = await startSignerServer({ signer: local, port: 0, bind: '127.0.0.1', token: TOKEN, maxBodyBytes: 16 * 1024, logger: captureLogs().logger });
   remote = remoteTo(server.port);

@@ -1,7 +1,7 @@
 /** The signer's internal HTTP API, over real HTTP on 127.0.0.1. */
 import * as http from 'node:http';
 import { Registry } from 'prom-client';
-import { cryptoReady, type JsonObject } from '@matrix-notary/protocol';
+import { type JsonObject } from '@matrix-notary/protocol';
 import {
   COUNTERSIGN_PATH,
   LocalSigner,
@@ -23,7 +23,6 @@ let registry: Registry;
 let logs: ReturnType<typeof captureLogs>;
 
 beforeAll(async () => {
-  await cryptoReady();
   signer = new LocalSigner({ serverName: NOTARY_NAME, key: NOTARY_KEY, ownKeyValidityMs: DAY_MS, now: () => NOW_MS });
   registry = new Registry();
   logs = captureLogs();

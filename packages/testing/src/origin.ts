@@ -7,7 +7,6 @@ import https from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
 import {
   canonicalJsonBytes,
-  cryptoReady,
   encodeBase64,
   generateSeed,
   keyPairFromSeed,
@@ -64,7 +63,6 @@ export class FakeOrigin {
   private constructor(private readonly opts: FakeOriginOptions) {}
 
   static async start(opts: FakeOriginOptions): Promise<FakeOrigin> {
-    await cryptoReady();
     const origin = new FakeOrigin(opts);
     await origin.listen();
     origin.current = [FakeOrigin.newKey('ed25519:a1')];

@@ -75,7 +75,8 @@ export async function refreshOrigin(serverName: string, deps: RefreshDeps, reque
   } catch (err) {
     const reason = (err as { reason?: string }).reason ?? 'error';
     const { failures, waitMs } = await store.recordFailure(serverName, now(), policy.minIntervalMs, policy.maxBackoffMs);
-    log.warn({ reason, failures, retryInMs: waitMs, err: (err as Error).message }, 'could not fetch the origin\'s keys');
+    // The federation client has logged the failure with its reason (once); this adds the backoff.
+    log.debug({ reason, failures, retryInMs: waitMs }, 'origin fetch failed: backing off');
     return finish('failed');
   } finally {
     metrics.fetchSeconds.observe((now() - started) / 1000);

@@ -5,7 +5,6 @@
 import { Worker } from 'bullmq';
 import { createLogger, createRegistry, startMetricsListener, type Logger, type MetricsListener } from '@matrix-notary/common';
 import { FederationClient } from '@matrix-notary/federation';
-import { cryptoReady } from '@matrix-notary/protocol';
 import {
   bullPrefix,
   createRedis,
@@ -46,7 +45,6 @@ export async function startWorker(config: WorkerConfig, deps: WorkerDeps): Promi
   let metricsListener: MetricsListener | undefined;
   let federation: FederationClient | undefined;
   try {
-    await cryptoReady(); // origin signatures are checked here, before the signer sees them
     await waitForRedis(redis, config.redisUrl);
     const store = new KeyStore(redis, { prefix: config.redisPrefix });
     const events = new FetchEventPublisher(redis, config.redisPrefix);
@@ -73,7 +71,12 @@ export async function startWorker(config: WorkerConfig, deps: WorkerDeps): Promi
     });
     worker.on('error', (err) => logger.error({ err: err.message }, 'refresh worker error'));
     await worker.waitUntilReady();
-    if (!deps.registry) metricsListener = await startMetricsListener(registry, config.metricsPort, config.metricsBind);
+    // Healthy while it consumes the queue; a Redis outage is not a reason to restart the worker
+    // (it reconnects by itself), so it does not fail the probe.
+    const health = async (): Promise<void> => {
+      if (!worker.isRunning()) throw new Error('the worker is not consuming the refresh queue');
+    };
+    if (!deps.registry) metricsListener = await startMetricsListener(registry, config.metricsPort, config.metricsBind, health);
     logger.info({ concurrency: config.concurrency, metricsPort: metricsListener?.port }, 'worker consuming the refresh queue');
 
     let stopped = false;

@@ -6,7 +6,7 @@ import { VARIABLES, type VariableName, type VariableValue } from './variables';
 
 export class ConfigError extends Error {
   constructor(readonly problems: string[]) {
-    super(`configuration is invalid:\n  - ${problems.join('\n  - ')}`);
+    super(problems.length === 1 ? problems[0] : `${problems.length} configuration problems:\n  - ${problems.join('\n  - ')}`);
     this.name = 'ConfigError';
   }
 }
@@ -14,7 +14,8 @@ export class ConfigError extends Error {
 type Env = Record<string, string | undefined>;
 
 export class VariableReader {
-  private readonly problems: string[] = [];
+  /** Each problem once, however many roles read the same variable. */
+  private readonly problems = new Set<string>();
 
   constructor(private readonly env: Env) {}
 
@@ -28,7 +29,7 @@ export class VariableReader {
     if (!parsed.success) {
       const why = parsed.error.issues.map((i) => i.message).join('; ');
       // The value is not echoed: some variables (the signer token) are secrets.
-      this.problems.push(`${name} ${why}`);
+      this.problems.add(`${name} ${why}`);
       return undefined;
     }
     return parsed.data as VariableValue<N>;
@@ -37,8 +38,8 @@ export class VariableReader {
   /** Like optional, but records a problem when the variable has no value and no default. */
   required<N extends VariableName>(name: N, hint: string): VariableValue<N> {
     const value = this.optional(name);
-    if (value === undefined && !this.problems.some((p) => p.startsWith(`${name} `))) {
-      this.problems.push(`${name} is required: ${hint}`);
+    if (value === undefined && ![...this.problems].some((p) => p.startsWith(`${name} `))) {
+      this.problems.add(`${name} is required: ${hint}`);
     }
     return value as VariableValue<N>;
   }
@@ -49,11 +50,16 @@ export class VariableReader {
   }
 
   problem(message: string): void {
-    this.problems.push(message);
+    this.problems.add(message);
+  }
+
+  /** True when no problem was found so far (so a value derived from others can be trusted). */
+  get ok(): boolean {
+    return this.problems.size === 0;
   }
 
   /** Throws one ConfigError listing every problem found so far. */
   done(): void {
-    if (this.problems.length > 0) throw new ConfigError(this.problems);
+    if (this.problems.size > 0) throw new ConfigError([...this.problems]);
   }
 }

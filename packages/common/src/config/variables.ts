@@ -4,8 +4,9 @@
  * reference is checked against this table by a test, so the two cannot drift apart.
  */
 import { isIP } from 'node:net';
-import { isValidServerName } from '@matrix-notary/protocol';
+import { nonCanonicalServerNameReason } from '@matrix-notary/protocol';
 import { z } from 'zod';
+import { parseDnsServers } from './dns-servers';
 
 export interface VariableSpec<T> {
   name: string;
@@ -23,13 +24,16 @@ function variable<T>(spec: VariableSpec<T>): VariableSpec<T> {
 
 const nonEmpty = z.string().trim().min(1, 'must not be empty');
 
-const integer = (min: number, max: number) =>
-  z
+/** A whole number within [min, max]; every way to miss says the same thing: what is allowed. */
+const integer = (min: number, max: number) => {
+  const range = `must be a whole number from ${min} to ${max}`;
+  return z
     .string()
     .trim()
-    .regex(/^[0-9]+$/, 'must be a whole number')
+    .regex(/^[0-9]{1,16}$/, range)
     .transform(Number)
-    .pipe(z.number().int().min(min, `must be at least ${min}`).max(max, `must be at most ${max}`));
+    .pipe(z.number().int().min(min, range).max(max, range));
+};
 
 const port = integer(0, 65535);
 
@@ -67,7 +71,11 @@ export const VARIABLES = {
     name: 'NOTARY_SERVER_NAME',
     defaultDoc: 'required for split roles; `npm start`: `localhost:<port>` with a warning',
     doc: "the notary's own server name",
-    schema: nonEmpty.refine(isValidServerName, 'must be a server name such as notary.example.org or notary.example.org:8448'),
+    schema: nonEmpty.superRefine((name, ctx) => {
+      // The notary signs as this name, so it must be the one spelling callers may ask for it by.
+      const why = nonCanonicalServerNameReason(name);
+      if (why !== null) ctx.addIssue({ code: 'custom', message: `is refused: ${why} (a server name looks like notary.example.org or notary.example.org:8448)` });
+    }),
   }),
   NOTARY_SIGNING_KEY_FILE: variable({
     name: 'NOTARY_SIGNING_KEY_FILE',
@@ -225,7 +233,14 @@ export const VARIABLES = {
     name: 'NOTARY_DNS_SERVERS',
     defaultDoc: "the system's",
     doc: 'comma-separated `ip` or `ip:port` (`[v6]:port`) resolvers for origins',
-    schema: list,
+    schema: z.string().transform((v, ctx) => {
+      try {
+        return parseDnsServers(v);
+      } catch (err) {
+        ctx.addIssue({ code: 'custom', message: (err as Error).message.replace(/^NOTARY_DNS_SERVERS: /, '') });
+        return z.NEVER;
+      }
+    }),
   }),
   NOTARY_LOG_LEVEL: variable({
     name: 'NOTARY_LOG_LEVEL',

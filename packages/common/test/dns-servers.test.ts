@@ -1,4 +1,4 @@
-import { parseDnsServers } from '@matrix-notary/federation';
+import { parseDnsServers } from '@matrix-notary/common';
 
 describe('parseDnsServers (NOTARY_DNS_SERVERS)', () => {
   it('gives [] for an empty list: the system resolver', () => {
