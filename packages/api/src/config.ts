@@ -26,7 +26,7 @@ export function readApiConfig(reader: VariableReader): ApiConfig {
     serverName: reader.required('NOTARY_SERVER_NAME', SPLIT_ROLE_HINT),
     port: reader.optional('NOTARY_PORT') as number,
     bind: reader.optional('NOTARY_BIND') as string,
-    ...readMetricsListener(reader),
+    ...readMetricsListener(reader, 'NOTARY_BIND'),
     redisUrl: reader.optional('REDIS_URL') as string,
     redisPrefix: reader.optional('NOTARY_REDIS_PREFIX') as string,
     signerUrl: reader.optional('NOTARY_SIGNER_URL') as string,

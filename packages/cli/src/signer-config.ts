@@ -24,7 +24,7 @@ export function readSignerConfig(reader: VariableReader): SignerConfig {
     port: reader.optional('NOTARY_SIGNER_PORT') as number,
     bind: reader.optional('NOTARY_SIGNER_BIND') as string,
     token: reader.required('NOTARY_SIGNER_TOKEN', SPLIT_ROLE_HINT),
-    ...readMetricsListener(reader),
+    ...readMetricsListener(reader, 'NOTARY_SIGNER_BIND'),
     // Origin responses are what the signer receives; they are capped at the same size.
     maxBodyBytes: reader.optional('NOTARY_MAX_ORIGIN_RESPONSE_BYTES') as number,
     logLevel: reader.optional('NOTARY_LOG_LEVEL') as string,

@@ -26,7 +26,7 @@ export function readWorkerConfig(reader: VariableReader): WorkerConfig {
     redisPrefix: reader.optional('NOTARY_REDIS_PREFIX') as string,
     signerUrl: reader.optional('NOTARY_SIGNER_URL') as string,
     signerToken: reader.required('NOTARY_SIGNER_TOKEN', SPLIT_ROLE_HINT),
-    ...readMetricsListener(reader),
+    ...readMetricsListener(reader, 'loopback'),
     origin: readOriginFetchSettings(reader),
     originMinIntervalMs: reader.optional('NOTARY_ORIGIN_MIN_INTERVAL_S') as number,
     originMaxBackoffMs: reader.optional('NOTARY_ORIGIN_MAX_BACKOFF_S') as number,

@@ -113,13 +113,13 @@ export const VARIABLES = {
   NOTARY_METRICS_PORT: variable({
     name: 'NOTARY_METRICS_PORT',
     default: '9464',
-    doc: 'Prometheus `/metrics` port, never the public one',
+    doc: 'Prometheus `/metrics` and `/healthz` port, never the public one',
     schema: port,
   }),
   NOTARY_METRICS_BIND: variable({
     name: 'NOTARY_METRICS_BIND',
-    defaultDoc: 'the value of `NOTARY_BIND`',
-    doc: 'Prometheus `/metrics` listener address',
+    defaultDoc: 'api and `all`: the value of `NOTARY_BIND`; signer: the value of `NOTARY_SIGNER_BIND`; worker: `127.0.0.1`',
+    doc: 'Prometheus `/metrics` (and `/healthz`) listener address',
     schema: bindAddress,
   }),
   NOTARY_SIGNER_PORT: variable({
