@@ -17,7 +17,21 @@ export interface ApiConfig {
   maxKeysPerServer: number;
   /** Bound on waiting refresh jobs, so a flood of queries cannot grow the queue without limit. */
   maxQueuedFetches: number;
+  /** Who a request is from, and how much it may ask (DESIGN behaviour 9). */
+  clients: ClientLimitsConfig;
   logLevel: string;
+}
+
+export interface ClientLimitsConfig {
+  /** CIDRs of load balancers whose X-Forwarded-For is believed. */
+  trustedProxies: string[];
+  /** CIDRs exempt from both limits. */
+  unlimited: string[];
+  /** 0: no request limit. */
+  requestsPerS: number;
+  burst: number;
+  /** 0: no limit on new origins. */
+  newOriginsPerMin: number;
 }
 
 /** Reads the variables the api uses; `reader.done()` is the caller's, so roles can be combined. */
@@ -36,6 +50,13 @@ export function readApiConfig(reader: VariableReader): ApiConfig {
     maxServersPerQuery: reader.optional('NOTARY_MAX_SERVERS_PER_QUERY') as number,
     maxKeysPerServer: reader.optional('NOTARY_MAX_KEYS_PER_SERVER') as number,
     maxQueuedFetches: 10_000,
+    clients: {
+      trustedProxies: reader.optional('NOTARY_TRUSTED_PROXIES') as string[],
+      unlimited: reader.optional('NOTARY_UNLIMITED_CLIENTS') as string[],
+      requestsPerS: reader.optional('NOTARY_CLIENT_REQUESTS_PER_S') as number,
+      burst: reader.optional('NOTARY_CLIENT_BURST') as number,
+      newOriginsPerMin: reader.optional('NOTARY_CLIENT_NEW_ORIGINS_PER_MIN') as number,
+    },
     logLevel: reader.optional('NOTARY_LOG_LEVEL') as string,
   };
 }

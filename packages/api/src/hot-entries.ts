@@ -5,7 +5,9 @@
  * server (the fetch-events channel every pod already follows). Only answers that needed no fetch
  * are kept, and minimum_valid_until_ts is judged against the copy's own valid_until_ts, so the
  * copy never serves anything the Redis lookup would not have served a moment ago. Background
- * refreshes are still noticed: Redis is consulted at least once per TTL for a hot entry.
+ * refreshes are still noticed: Redis is consulted at least once per TTL for a hot entry. Past the
+ * TTL a copy stays until evicted (bounded in bytes): it is what the pod answers with while Redis
+ * cannot be reached.
  */
 import { LRUCache } from 'lru-cache';
 import type { LookupResult } from '@matrix-notary/store';
@@ -62,6 +64,14 @@ export class HotEntries {
   /** The whole answer to a query of this one server, from memory, or undefined. */
   getAnswer(q: ServerKeyQuery, nowMs: number): Buffer | undefined {
     return this.fresh(q, nowMs)?.single;
+  }
+
+  /**
+   * The last answer kept for this query, however old: what the pod can still serve while Redis is
+   * unreachable. Copies stay until evicted by size or dropped by a fetch event, not by age.
+   */
+  lastKnown(q: ServerKeyQuery): Buffer[] | undefined {
+    return this.copies.get(`${q.serverName}\n${keySetOf(q.keyIds)}`)?.entries;
   }
 
   private fresh(q: ServerKeyQuery, nowMs: number): HotEntry | undefined {

@@ -5,7 +5,10 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
-import { internalError, MatrixError, notJson, unrecognized, type Logger } from '@matrix-notary/common';
+import { badJson, internalError, MatrixError, notJson, unrecognized, type Logger } from '@matrix-notary/common';
+import { checkJsonNumbers } from '@matrix-notary/protocol';
+import type { ClientIdentifier } from './client-address';
+import type { ClientLimits } from './client-limits';
 import { parseGetQuery, parsePostQuery, type QueryLimits } from './key-query';
 import type { ApiMetrics, RouteLabel } from './metrics';
 import type { OwnKeysCache } from './own-keys-cache';
@@ -19,6 +22,10 @@ export interface HandlerDeps {
   query: QueryService;
   ownKeys: OwnKeysCache;
   limits: QueryLimits;
+  clients: ClientIdentifier;
+  clientLimits: ClientLimits;
+  /** NOTARY_FETCH_WAIT_MS: how long after it arrives a query must be answered. */
+  fetchWaitMs: number;
   maxBodyBytes: number;
   metrics: ApiMetrics;
   logger: Logger;
@@ -30,6 +37,11 @@ function send(res: ServerResponse, status: number, body: Buffer): void {
   // A flat header array is the cheapest form for Node to serialise (no object to walk).
   res.writeHead(status, ['content-type', 'application/json', 'content-length', String(body.length)]);
   res.end(body);
+}
+
+/** 429 M_LIMIT_EXCEEDED, saying when to try again (in the body and in Retry-After). */
+export function limitExceeded(retryAfterMs: number): MatrixError {
+  return new MatrixError(429, 'M_LIMIT_EXCEEDED', 'Too many requests from this client: slow down', { retry_after_ms: retryAfterMs });
 }
 
 export function createRequestHandler(deps: HandlerDeps): (req: IncomingMessage, res: ServerResponse) => void {
@@ -49,6 +61,8 @@ export function createRequestHandler(deps: HandlerDeps): (req: IncomingMessage, 
     }
     if (!res.headersSent) {
       if (error.status === 413) res.setHeader('connection', 'close');
+      const retryAfterMs = error.extra.retry_after_ms;
+      if (typeof retryAfterMs === 'number') res.setHeader('retry-after', String(Math.ceil(retryAfterMs / 1000)));
       send(res, error.status, error.bodyBytes());
     } else {
       res.destroy();
@@ -56,33 +70,57 @@ export function createRequestHandler(deps: HandlerDeps): (req: IncomingMessage, 
     finish(route, req, started, error.status);
   };
 
+  /** Counts the request against its client's limit; throws 429 when it is over. */
+  const admit = async (req: IncomingMessage) => {
+    const client = deps.clients.identify(req);
+    if (!client.unlimited) {
+      const verdict = await deps.clientLimits.admitRequest(client);
+      if (!verdict.ok) throw limitExceeded(verdict.retryAfterMs);
+    }
+    return client;
+  };
+
   const serveServerKeys = async (req: IncomingMessage, res: ServerResponse, path: string, started: number) => {
     // `/server/{keyId}` is the deprecated form; the key ID was never used to filter the answer.
     const rest = path.slice(SERVER_PATH.length);
     if (rest !== '' && (rest.indexOf('/', 1) >= 0 || !rest.startsWith('/'))) throw unrecognized(404);
     if (req.method !== 'GET' && req.method !== 'HEAD') throw unrecognized(405);
+    await admit(req);
     send(res, 200, deps.ownKeys.current() ?? (await deps.ownKeys.get()));
     finish('server', req, started, 200);
   };
 
   const serveGetQuery = async (req: IncomingMessage, res: ServerResponse, path: string, search: string, started: number) => {
     if (req.method !== 'GET' && req.method !== 'HEAD') throw unrecognized(405);
-    const q = parseGetQuery(path.slice(QUERY_PATH.length + 1), search, now());
-    send(res, 200, await deps.query.answer([q]));
+    const client = await admit(req);
+    const arrived = now();
+    const q = parseGetQuery(path.slice(QUERY_PATH.length + 1), search, arrived);
+    send(res, 200, await deps.query.answer([q], client, arrived + deps.fetchWaitMs));
     finish('query_get', req, started, 200);
   };
 
   const servePostQuery = async (req: IncomingMessage, res: ServerResponse, started: number) => {
     if (req.method !== 'POST') throw unrecognized(405);
+    const client = await admit(req);
     const raw = await readBody(req, deps.maxBodyBytes);
+    // The fetch wait runs from when the query is complete: a slow sender's upload is not ours.
+    const arrived = now();
+    const text = raw.toString('utf8');
     let body: unknown;
     try {
-      body = JSON.parse(raw.toString('utf8'));
+      body = JSON.parse(text);
     } catch {
       throw notJson();
     }
-    const queries = parsePostQuery(body, deps.limits, now());
-    send(res, 200, await deps.query.answer(queries));
+    try {
+      // JSON.parse reads 1.0 and 1e2 as the integers 1 and 100; the protocol's integers are
+      // written as integers, so such a body is refused rather than silently reinterpreted.
+      checkJsonNumbers(text);
+    } catch (err) {
+      throw badJson(`${(err as Error).message}: numbers in a key query are integers written as integers`);
+    }
+    const queries = parsePostQuery(body, deps.limits, arrived);
+    send(res, 200, await deps.query.answer(queries, client, arrived + deps.fetchWaitMs));
     finish('query_post', req, started, 200);
   };
 

@@ -10,7 +10,10 @@ export interface ApiMetrics {
   /** `query_servers_total` by result (hot path: one per origin asked). */
   serverResults: Record<'hit' | 'fetch' | 'stale', { inc(): void }>;
   refreshRequests: Counter<'reason'>;
-  refreshRequestsDropped: Counter<string>;
+  /** Origins a query needed that were not fetched: over the client's budget, or the queue full. */
+  originsNotFetched: { clientBudget: { inc(by?: number): void }; queueFull: { inc(by?: number): void } };
+  /** Answers while Redis is unreachable: from the pod's copy, or 503. */
+  degradedAnswers: { podCopy: { inc(): void }; unavailable: { inc(): void } };
 }
 
 export function createApiMetrics(registry: Registry): ApiMetrics {
@@ -35,6 +38,18 @@ export function createApiMetrics(registry: Registry): ApiMetrics {
     labelNames: ['result'],
     registry,
   });
+  const notFetched = new Counter({
+    name: `${METRIC_PREFIX}origins_not_fetched_total`,
+    help: "Origins a query needed that the notary did not fetch: client_budget (over the client's new-origin budget) or queue_full",
+    labelNames: ['reason'],
+    registers: [registry],
+  });
+  const degraded = new Counter({
+    name: `${METRIC_PREFIX}degraded_answers_total`,
+    help: "Key queries answered while Redis was unreachable: pod_copy (from the pod's copy of recent answers) or unavailable (503)",
+    labelNames: ['how'],
+    registers: [registry],
+  });
   const recorders = new Map<string, { count: { inc(): void }; time: { observe(v: number): void } }>();
   return {
     observeRequest(route, method, status, seconds) {
@@ -54,10 +69,10 @@ export function createApiMetrics(registry: Registry): ApiMetrics {
       labelNames: ['reason'],
       registers: [registry],
     }),
-    refreshRequestsDropped: new Counter({
-      name: `${METRIC_PREFIX}refresh_requests_dropped_total`,
-      help: 'Origin fetches not queued because the refresh queue was full',
-      registers: [registry],
-    }),
+    originsNotFetched: {
+      clientBudget: notFetched.labels('client_budget'),
+      queueFull: notFetched.labels('queue_full'),
+    },
+    degradedAnswers: { podCopy: degraded.labels('pod_copy'), unavailable: degraded.labels('unavailable') },
   };
 }

@@ -5,19 +5,23 @@
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { closeServer, createLogger, createRegistry, startMetricsListener, type HealthCheck, type Logger, type MetricsListener } from '@matrix-notary/common';
-import { createRedis, FetchWaiter, KeyStore, RefreshQueue, waitForRedis } from '@matrix-notary/store';
+import { closeServer, createLogger, createRegistry, settleWithin, startMetricsListener, type HealthCheck, type Logger, type MetricsListener } from '@matrix-notary/common';
+import { closeRedis, createRedis, FetchWaiter, KeyStore, RefreshQueue, waitForRedis } from '@matrix-notary/store';
 import type { Registry } from 'prom-client';
 import type { ApiConfig } from './config';
 import { createExpressApp } from './express-app';
 import { createRequestHandler } from './http-handler';
 import { createApiMetrics } from './metrics';
-import { OwnKeysCache, type OwnKeysSource } from './own-keys-cache';
+import { ClientIdentifier } from './client-address';
+import { ClientLimits } from './client-limits';
+import { OwnKeysCache } from './own-keys-cache';
+import { meterSigner, type NotarySigner } from '@matrix-notary/signer';
+import { answerUnparsedRequests } from './unparsed-requests';
 import { QueryService } from './query-service';
 
 export interface ApiDeps {
   /** Produces the notary's own key response: the in-process signer, or a client of the signer role. */
-  signer: OwnKeysSource;
+  signer: Pick<NotarySigner, 'ownKeys' | 'countersign'>;
   logger?: Logger;
   /** Shared with other roles in one process; when given, no metrics listener is opened here. */
   registry?: Registry;
@@ -31,42 +35,55 @@ export interface ApiHandle {
   stop(): Promise<void>;
 }
 
+/** How long closing the queue may take: without Redis it would wait for a reconnect. */
+const QUEUE_CLOSE_MS = 1000;
+
 export async function startApi(config: ApiConfig, deps: ApiDeps): Promise<ApiHandle> {
   const logger = deps.logger ?? createLogger({ role: 'api', level: config.logLevel });
   const registry = deps.registry ?? createRegistry('api');
   const onError = (err: Error) => logger.warn({ err: err.message }, 'Redis connection error (retrying)');
-  const redis = createRedis(config.redisUrl, { connectionName: `${config.redisPrefix}-api`, onError });
+  const redis = createRedis(config.redisUrl, { connectionName: `${config.redisPrefix}-api`, onError, failFast: true });
   // Only adds jobs (never blocks), so it fails fast like the lookup connection during an outage.
-  const queueRedis = createRedis(config.redisUrl, { connectionName: `${config.redisPrefix}-api-queue`, onError });
+  const queueRedis = createRedis(config.redisUrl, { connectionName: `${config.redisPrefix}-api-queue`, onError, failFast: true });
   const subscriber = createRedis(config.redisUrl, { blocking: true, connectionName: `${config.redisPrefix}-api-events`, onError });
-  const closeRedis = () => Promise.all([redis, queueRedis, subscriber].map((r) => r.quit().catch(() => r.disconnect())));
+  const closeConnections = () => closeRedis(redis, queueRedis, subscriber);
   let metricsListener: MetricsListener | undefined;
   let server: http.Server | undefined;
   let queue: RefreshQueue | undefined;
   try {
-    await waitForRedis(redis, config.redisUrl);
+    await Promise.all([waitForRedis(redis, config.redisUrl), waitForRedis(queueRedis, config.redisUrl)]);
     const store = new KeyStore(redis, { prefix: config.redisPrefix });
     queue = new RefreshQueue(queueRedis, { prefix: config.redisPrefix, maxWaitingJobs: config.maxQueuedFetches });
     const waiter = new FetchWaiter(subscriber, config.redisPrefix);
     await waiter.start();
-    const ownKeys = new OwnKeysCache(deps.signer, logger);
+    const ownKeys = new OwnKeysCache(meterSigner(deps.signer, registry), logger);
     await ownKeys.start();
     const metrics = createApiMetrics(registry);
+    const clientLimits = new ClientLimits(redis, config.redisPrefix, config.clients);
     const query = new QueryService({
       serverName: config.serverName,
       store,
       queue,
       waiter,
       ownKeys,
-      fetchWaitMs: config.fetchWaitMs,
+      limits: clientLimits,
       logger,
       metrics,
     });
-    const ready: HealthCheck = async () => void (await redis.ping());
+    let stopping = false;
+    // Ready while this pod can answer: until it stops. A Redis outage every pod shares is not a
+    // reason to leave the load balancer (all pods would at once); pods answer from their own
+    // copy or with 503 meanwhile, and recover by themselves.
+    const ready: HealthCheck = async () => {
+      if (stopping) throw new Error('stopping');
+    };
     const app = createExpressApp({ logger, checkReady: ready });
     const handler = createRequestHandler({
       query,
       ownKeys,
+      clients: new ClientIdentifier(config.clients.trustedProxies, config.clients.unlimited),
+      clientLimits,
+      fetchWaitMs: config.fetchWaitMs,
       limits: { maxServersPerQuery: config.maxServersPerQuery, maxKeysPerServer: config.maxKeysPerServer },
       maxBodyBytes: config.maxBodyBytes,
       metrics,
@@ -74,6 +91,7 @@ export async function startApi(config: ApiConfig, deps: ApiDeps): Promise<ApiHan
       fallback: app,
     });
     server = http.createServer({ keepAliveTimeout: 65_000, requestTimeout: 30_000, headersTimeout: 20_000 }, handler);
+    answerUnparsedRequests(server);
     const listening = server;
     await new Promise<void>((resolve, reject) => {
       listening.once('error', reject);
@@ -83,26 +101,25 @@ export async function startApi(config: ApiConfig, deps: ApiDeps): Promise<ApiHan
     const port = (server.address() as AddressInfo).port;
     logger.info({ port, bind: config.bind, metricsPort: metricsListener?.port }, 'api listening');
 
-    let stopped = false;
     return {
       port,
       metricsPort: metricsListener?.port,
       ready,
       async stop() {
-        if (stopped) return;
-        stopped = true;
+        if (stopping) return;
+        stopping = true;
         await closeServer(listening);
         await metricsListener?.stop();
         await waiter.close();
-        await queue?.close();
-        await closeRedis();
+        await settleWithin(queue?.close() ?? Promise.resolve(), QUEUE_CLOSE_MS);
+        await closeConnections();
       },
     };
   } catch (err) {
     if (server?.listening) await closeServer(server);
     await metricsListener?.stop();
-    await queue?.close().catch(() => undefined);
-    await closeRedis();
+    await settleWithin(queue?.close() ?? Promise.resolve(), QUEUE_CLOSE_MS);
+    await closeConnections();
     throw err;
   }
 }

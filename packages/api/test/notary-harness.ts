@@ -8,7 +8,7 @@ import path from 'node:path';
 import { Writable } from 'node:stream';
 import { createLogger, VariableReader } from '@matrix-notary/common';
 import { generateSeed } from '@matrix-notary/protocol';
-import { LocalSigner } from '@matrix-notary/signer';
+import { LocalSigner, type NotarySigner } from '@matrix-notary/signer';
 import { createTestCa, deletePrefix, FakeOrigin, testRedisUrl, uniquePrefix, type TestCa } from '@matrix-notary/testing';
 import { readWorkerConfig, startWorker, type WorkerHandle } from '@matrix-notary/worker';
 import { Registry } from 'prom-client';
@@ -30,6 +30,10 @@ export interface Notary {
 export interface NotaryOptions {
   ca: TestCa;
   env?: Record<string, string>;
+  /** A Redis of the test's own (one it stops or restarts); default: the shared test Redis. */
+  redisUrl?: string;
+  /** Puts something between the roles and the in-process signer (a signer that fails on demand). */
+  wrapSigner?: (signer: LocalSigner) => Pick<NotarySigner, 'ownKeys' | 'countersign'>;
   apis?: number;
   workers?: number;
 }
@@ -41,7 +45,7 @@ export async function startNotary(opts: NotaryOptions): Promise<Notary> {
   fs.writeFileSync(caFile, opts.ca.caPem);
   const env: Record<string, string> = {
     NOTARY_SERVER_NAME: NOTARY_NAME,
-    REDIS_URL: testRedisUrl(),
+    REDIS_URL: opts.redisUrl ?? testRedisUrl(),
     NOTARY_REDIS_PREFIX: prefix,
     NOTARY_SIGNER_TOKEN: 'unused-in-process-token',
     NOTARY_PORT: '0',
@@ -73,18 +77,19 @@ export async function startNotary(opts: NotaryOptions): Promise<Notary> {
     oldKeys: {},
     ownKeyValidityMs: 24 * 60 * 60 * 1000,
   });
+  const roleSigner = opts.wrapSigner ? opts.wrapSigner(signer) : signer;
   const registries: Registry[] = [];
   const workers: WorkerHandle[] = [];
   const apis: ApiHandle[] = [];
   for (let i = 0; i < (opts.workers ?? 1); i++) {
     const registry = new Registry();
     registries.push(registry);
-    workers.push(await startWorker(workerConfig, { signer, logger, registry }));
+    workers.push(await startWorker(workerConfig, { signer: roleSigner, logger, registry }));
   }
   for (let i = 0; i < (opts.apis ?? 1); i++) {
     const registry = new Registry();
     registries.push(registry);
-    apis.push(await startApi(apiConfig, { signer, logger, registry }));
+    apis.push(await startApi(apiConfig, { signer: roleSigner, logger, registry }));
   }
   return {
     prefix,
@@ -98,7 +103,7 @@ export async function startNotary(opts: NotaryOptions): Promise<Notary> {
       await Promise.all(apis.map((a) => a.stop()));
       await Promise.all(workers.map((w) => w.stop()));
       await signer.close();
-      await deletePrefix(prefix);
+      if (opts.redisUrl === undefined) await deletePrefix(prefix);
       fs.rmSync(dir, { recursive: true, force: true });
     },
   };

@@ -3,7 +3,7 @@
  * end in one line on standard error saying what is wrong and how to fix it, and exit code 1; bad
  * usage exits 2. Roles log JSON lines on standard output.
  */
-import { ConfigError } from '@matrix-notary/common';
+import { ConfigError, type Logger } from '@matrix-notary/common';
 import { KeyFileError, SignerUnavailableError } from '@matrix-notary/signer';
 import { EmbeddedRedisUnavailable } from './embedded-redis';
 import { generateKey } from './generate-key';
@@ -47,6 +47,21 @@ async function runRole(name: string, start: (env: NodeJS.ProcessEnv) => Promise<
     (help ? process.stdout : process.stderr).write(help ? ROLE_HELP[name] : `matrix-notary ${name}: unexpected argument ${JSON.stringify(args[0])}\n\n${ROLE_HELP[name]}`);
     return help ? 0 : 2;
   }
+  // Signals are watched from the start: one that comes while the role is still starting stops
+  // it as soon as it has started (and a second one, at any time, exits at once).
+  let signal: NodeJS.Signals | undefined;
+  let stopping: Logger | undefined;
+  let wake = (): void => undefined;
+  const onSignal = (received: NodeJS.Signals) => {
+    if (signal !== undefined) {
+      (stopping ?? console).error(`second signal (${received}) while stopping: exiting now`);
+      process.exit(1);
+    }
+    signal = received;
+    wake();
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
   let handle: RoleHandle;
   try {
     handle = await start(process.env);
@@ -56,19 +71,13 @@ async function runRole(name: string, start: (env: NodeJS.ProcessEnv) => Promise<
     process.stderr.write(`matrix-notary ${name}: ${why}\n`);
     return 1;
   }
-  const signal = await new Promise<NodeJS.Signals>((resolve) => {
-    process.once('SIGINT', resolve);
-    process.once('SIGTERM', resolve);
-  });
+  if (signal === undefined) await new Promise<void>((resolve) => (wake = resolve));
+  stopping = handle.logger;
   handle.logger.info({ signal }, 'stopping');
-  // A second signal, or a stop that hangs, ends the process at once; both say so.
-  const force = (why: string) => {
-    handle.logger.error(why);
+  setTimeout(() => {
+    handle.logger.error(`did not stop within ${STOP_GRACE_MS / 1000} s: exiting now`);
     process.exit(1);
-  };
-  process.once('SIGINT', () => force('second signal while stopping: exiting now'));
-  process.once('SIGTERM', () => force('second signal while stopping: exiting now'));
-  setTimeout(() => force(`did not stop within ${STOP_GRACE_MS / 1000} s: exiting now`), STOP_GRACE_MS).unref();
+  }, STOP_GRACE_MS).unref();
   await handle.stop();
   handle.logger.info('stopped');
   // Everything the role opened is closed; exit now rather than wait on a stray timer or socket.

@@ -4,8 +4,8 @@ import path from 'node:path';
 import { renderConfigTable, VARIABLES } from '@matrix-notary/common';
 import { createApiMetrics } from '@matrix-notary/api';
 import { FederationClient } from '@matrix-notary/federation';
-import { SIGNER_OPERATIONS_METRIC } from '@matrix-notary/signer';
-import { createWorkerMetrics } from '@matrix-notary/worker';
+import { meterSigner, SIGNER_OPERATIONS_METRIC } from '@matrix-notary/signer';
+import { createWorkerMetrics, registerQueueGauges } from '@matrix-notary/worker';
 import { Registry } from 'prom-client';
 
 const README = fs.readFileSync(path.resolve(__dirname, '..', '..', '..', 'README.md'), 'utf8');
@@ -46,6 +46,8 @@ test('every metric the roles register is in the README metrics table', async () 
     registry,
   });
   await client.close();
+  registerQueueGauges(registry, { counts: async () => ({ waiting: 0, active: 0, delayed: 0 }), oldestWaitingSince: async () => undefined });
+  meterSigner({ ownKeys: async () => ({ bytes: Buffer.alloc(0), validUntilTs: 0, verifyKeys: {} }), countersign: async (b: Buffer) => b }, registry);
   const names = (await registry.getMetricsAsJSON()).map((m) => m.name);
   names.push(SIGNER_OPERATIONS_METRIC);
   expect(names.length).toBeGreaterThan(8);

@@ -8,8 +8,12 @@ import { CanonicalJsonError, MAX_JSON_DEPTH, MAX_SAFE_JSON_INTEGER, type JsonVal
 
 const INTEGER = /^-?(0|[1-9][0-9]*)$/;
 
-/** Scans number tokens and nesting outside strings; throws on what canonical JSON cannot hold. */
-function checkTokens(text: string): void {
+/**
+ * Scans the number tokens and nesting of (already valid) JSON text, outside strings; throws
+ * CanonicalJsonError on what canonical JSON cannot hold: a number that is not written as an
+ * integer (`1.0`, `1e2`), `-0`, an integer beyond ±(2^53−1), nesting deeper than MAX_JSON_DEPTH.
+ */
+export function checkJsonNumbers(text: string): void {
   let depth = 0;
   let i = 0;
   const n = text.length;
@@ -62,7 +66,7 @@ export function parseStrictJson(text: string): JsonValue {
   // mistaken for a number canonical JSON cannot hold; the scans below may then trust the syntax.
   // V8 parses iteratively, so deep nesting costs no stack before the depth check refuses it.
   const value = JSON.parse(text) as JsonValue;
-  checkTokens(text);
+  checkJsonNumbers(text);
   assertNoDuplicateKeys(text);
   return value;
 }

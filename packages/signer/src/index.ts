@@ -8,3 +8,4 @@ export * from './load';
 export * from './wire';
 export * from './server';
 export * from './remote-signer';
+export * from './metered-signer';

@@ -14,7 +14,7 @@ if wait > cap then wait = cap end
 -- A cap below the interval must not let failures shorten it: at most once per interval, always.
 if wait < tonumber(ARGV[2]) then wait = tonumber(ARGV[2]) end
 redis.call('HSET', rec, 'next', string.format('%d', now + wait), 'failed', ARGV[1])
-redis.call('HDEL', rec, 'busy')
+redis.call('HDEL', rec, 'busy', 'owner')
 if redis.call('HEXISTS', rec, 'latest') == 0 then
   -- Kept long enough to remember the failure count past the next attempt, and no longer:
   -- names that never answer must not pile up.

@@ -16,7 +16,7 @@ redis.call('HSET', rec, 'r:' .. id, ARGV[2], 'v:' .. id, ARGV[3], 'latest', id, 
 for i = 5, #ARGV do
   redis.call('HSET', rec, 'k:' .. ARGV[i], id)
 end
-redis.call('HDEL', rec, 'busy')
+redis.call('HDEL', rec, 'busy', 'owner')
 redis.call('PERSIST', rec)
 
 local live = { [id] = true }

@@ -148,25 +148,41 @@ export class KeyStore {
   }
 
   /**
+   * Claims the right to fetch `serverName` now, for `claimant` (the refresh job: a job run again
+   * after its worker died holds its own claim and goes ahead at once).
    * `requestedAtMs`: when the fetch was asked for; without it, the claim is never superseded.
    * `leaseMs`: how long the fetch may take; lookups see it in flight until then or its outcome.
+   * The interval and backoff come from the previous fetch's outcome, not from the claim.
    */
   async claimFetch(
     serverName: string,
     nowMs: number,
-    minIntervalMs: number,
+    claimant: string,
     requestedAtMs = Number.MAX_SAFE_INTEGER,
     leaseMs = DEFAULT_FETCH_LEASE_MS,
   ): Promise<FetchClaim> {
     const [verdict, waitMs] = await this.redis.notaryClaimFetch(
       this.key(serverName),
       nowMs,
-      minIntervalMs,
-      this.emptyRecordTtlMs + leaseMs + minIntervalMs,
+      this.emptyRecordTtlMs + leaseMs,
       requestedAtMs,
       leaseMs,
+      claimant,
     );
     return { allowed: verdict === 1, superseded: verdict === 2, waitMs };
+  }
+
+  /**
+   * Ends a claim whose fetch reached the origin but could not be stored for a reason that is not
+   * the origin's (the signer was unavailable): the origin was contacted, so the interval runs
+   * from now, but no failure is counted against it.
+   */
+  async releaseClaim(serverName: string, nowMs: number, minIntervalMs: number): Promise<void> {
+    await this.redis
+      .multi()
+      .hset(this.key(serverName), 'next', String(nowMs + minIntervalMs))
+      .hdel(this.key(serverName), 'busy', 'owner')
+      .exec();
   }
 
   async recordFailure(
@@ -220,8 +236,9 @@ interface Judged {
 /** Decides, from one origin's fields, what to serve and whether a fetch is needed or due. */
 function judge(q: OriginQuery, reply: (Buffer | null)[], nowMs: number, refreshRequestIntervalMs: number): Judged {
   const [latest, latestBytes, latestValid, next, fetched, asked, busy] = reply;
-  const mayFetch = nowMs >= num(next);
   const fetchInFlight = num(busy) > nowMs;
+  // Not while another fetch runs: the interval starts with that fetch's outcome.
+  const mayFetch = nowMs >= num(next) && !fetchInFlight;
   if (latest === null || latestBytes === null) {
     return { result: { needFetch: true, mayFetch, fetchInFlight, refreshDue: false, entries: [] }, olderIds: [], refreshCandidate: false };
   }

@@ -15,6 +15,8 @@ export interface RefreshJobData {
   reason: RefreshReason;
   /** When the fetch was asked for (ms): a fetch that ended after it already answers it. */
   requestedAt: number;
+  /** Base64 of an origin response fetched by an earlier attempt that the signer could not countersign. */
+  kept?: string;
 }
 
 export function bullPrefix(prefix: string): string {
@@ -39,8 +41,13 @@ export class RefreshQueue {
     this.queue = new Queue<RefreshJobData>(REFRESH_QUEUE_NAME, {
       connection,
       prefix: bullPrefix(opts.prefix),
-      defaultJobOptions: { removeOnComplete: true, removeOnFail: true, attempts: 1 },
+      // Attempts after the first are for a signer outage (the job keeps what it fetched and waits
+      // for the signer): every 2 s for about a minute.
+      defaultJobOptions: { removeOnComplete: true, removeOnFail: true, attempts: 30, backoff: { type: 'fixed', delay: 2000 } },
     });
+    // Connection errors are the connection's to report (createRedis logs them, at most one line
+    // per 10 s); without a listener BullMQ prints each one with its stack to stderr.
+    this.queue.on('error', () => undefined);
   }
 
   /** The origins that may be queued now: as many as the bound on waiting jobs leaves room for. */
@@ -68,28 +75,16 @@ export class RefreshQueue {
 
   /**
    * Admits and queues in one step, one such step at a time on this pod (across pods the bound can
-   * be passed by at most one query's servers per pod). `beforeAdd` runs between the two, e.g. to
-   * register waiters before a fast fetch could end. Returns the origins queued.
+   * be passed by at most one query's servers per pod). Returns the origins queued.
    */
-  enqueue(
-    serverNames: readonly string[],
-    reason: RefreshReason,
-    requestedAt: number,
-    beforeAdd: (admitted: string[]) => void = () => undefined,
-  ): Promise<string[]> {
+  enqueue(serverNames: readonly string[], reason: RefreshReason, requestedAt: number): Promise<string[]> {
     const step = this.admissions.then(async () => {
       const admitted = await this.admit(serverNames);
-      beforeAdd(admitted);
       await this.add(admitted, reason, requestedAt);
       return admitted;
     });
     this.admissions = step.catch(() => undefined);
     return step;
-  }
-
-  /** admit then add: returns the origins actually queued. */
-  async request(serverNames: readonly string[], reason: RefreshReason, requestedAt: number): Promise<string[]> {
-    return this.enqueue(serverNames, reason, requestedAt);
   }
 
   async close(): Promise<void> {

@@ -84,15 +84,15 @@ describe('KeyStore.lookup: needFetch', () => {
   });
 });
 
-describe('KeyStore.lookup: mayFetch follows the next-fetch time set by claimFetch, recordFailure and storeResponse', () => {
-  it('is false after claimFetch until the interval has passed', async () => {
+describe('KeyStore.lookup: mayFetch follows the claim and the next-fetch time set by recordFailure and storeResponse', () => {
+  it('is false while a claimed fetch is in flight, true again when its lease ends without an outcome', async () => {
     const server = freshServer();
-    expect((await store.claimFetch(server, T0_MS, INTERVAL_MS)).allowed).toBe(true);
-    expect((await lookupOne(server, T0_MS)).mayFetch).toBe(false);
-    expect((await lookupOne(server, T0_MS + INTERVAL_MS - 1)).mayFetch).toBe(false);
-    expect((await lookupOne(server, T0_MS + INTERVAL_MS)).mayFetch).toBe(true);
+    expect((await store.claimFetch(server, T0_MS, 'job', Number.MAX_SAFE_INTEGER, 5000)).allowed).toBe(true);
+    expect(await lookupOne(server, T0_MS)).toMatchObject({ mayFetch: false, fetchInFlight: true });
+    expect(await lookupOne(server, T0_MS + 4999)).toMatchObject({ mayFetch: false, fetchInFlight: true });
+    expect(await lookupOne(server, T0_MS + 5000)).toMatchObject({ mayFetch: true, fetchInFlight: false });
     // A record holding only fetch state still needs a fetch.
-    expect((await lookupOne(server, T0_MS + INTERVAL_MS)).needFetch).toBe(true);
+    expect((await lookupOne(server, T0_MS + 5000)).needFetch).toBe(true);
   });
 
   it('is false after recordFailure until the backed-off wait has passed', async () => {
@@ -153,7 +153,7 @@ describe('KeyStore.lookup: refreshDue', () => {
     const server = freshServer();
     await storeAt(server, T0_MS, T0_MS + 2 * HOUR_MS);
     const due = T0_MS + HOUR_MS;
-    expect((await store.claimFetch(server, due, INTERVAL_MS)).allowed).toBe(true);
+    expect((await store.claimFetch(server, due, 'job')).allowed).toBe(true);
     const held = await lookupOne(server, due + 1);
     expect(held).toMatchObject({ mayFetch: false, refreshDue: false });
 

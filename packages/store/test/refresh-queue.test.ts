@@ -55,7 +55,7 @@ describe('refreshJobId', () => {
 describe('RefreshQueue.request', () => {
   it('leaves exactly one job when the same origin is asked for 50 times concurrently', async () => {
     const queue = newQueue(1000);
-    await Promise.all(Array.from({ length: 50 }, (_, i) => queue.request(['example.org:8448'], i % 2 === 0 ? 'miss' : 'refresh', Date.now())));
+    await Promise.all(Array.from({ length: 50 }, (_, i) => queue.enqueue(['example.org:8448'], i % 2 === 0 ? 'miss' : 'refresh', Date.now())));
     expect(await queue.queue.getJobCounts('waiting')).toEqual({ waiting: 1 });
     expect(await totalJobs(queue)).toBe(1);
 
@@ -67,7 +67,7 @@ describe('RefreshQueue.request', () => {
   it('adds a job for a server name with a port or an IPv6 literal, with an ID free of ":"', async () => {
     const queue = newQueue(1000);
     const requestedAt = 1_700_000_000_000;
-    expect(await queue.request(['example.org:8448', '[::1]:8448'], 'miss', requestedAt)).toEqual(['example.org:8448', '[::1]:8448']);
+    expect(await queue.enqueue(['example.org:8448', '[::1]:8448'], 'miss', requestedAt)).toEqual(['example.org:8448', '[::1]:8448']);
     const jobs = await queue.queue.getJobs(['waiting']);
     expect(jobs.map((j) => j.data).sort((a, b) => a.serverName.localeCompare(b.serverName))).toEqual([
       { serverName: '[::1]:8448', reason: 'miss', requestedAt },
@@ -81,16 +81,16 @@ describe('RefreshQueue.request', () => {
 
   it('keeps one job per origin in a batch that names origins several times', async () => {
     const queue = newQueue(1000);
-    await queue.request(['a.example.org', 'b.example.org', 'a.example.org'], 'miss', Date.now());
-    await queue.request(['b.example.org', 'a.example.org'], 'refresh', Date.now());
+    await queue.enqueue(['a.example.org', 'b.example.org', 'a.example.org'], 'miss', Date.now());
+    await queue.enqueue(['b.example.org', 'a.example.org'], 'refresh', Date.now());
     expect(await totalJobs(queue)).toBe(2);
   });
 
   it('accepts jobs only while fewer than maxWaitingJobs wait, and accepts none when the queue is full', async () => {
     const queue = newQueue(3);
-    expect(await queue.request(['a.example.org', 'b.example.org'], 'miss', Date.now())).toEqual(['a.example.org', 'b.example.org']);
-    expect(await queue.request(['c.example.org', 'd.example.org', 'e.example.org'], 'miss', Date.now())).toEqual(['c.example.org']);
-    expect(await queue.request(['f.example.org'], 'refresh', Date.now())).toEqual([]);
+    expect(await queue.enqueue(['a.example.org', 'b.example.org'], 'miss', Date.now())).toEqual(['a.example.org', 'b.example.org']);
+    expect(await queue.enqueue(['c.example.org', 'd.example.org', 'e.example.org'], 'miss', Date.now())).toEqual(['c.example.org']);
+    expect(await queue.enqueue(['f.example.org'], 'refresh', Date.now())).toEqual([]);
     expect(await queue.queue.getJobCounts('waiting')).toEqual({ waiting: 3 });
 
     const ids = (await queue.queue.getJobs(['waiting'])).map((j) => j.id).sort();
@@ -99,13 +99,13 @@ describe('RefreshQueue.request', () => {
 
   it('accepts nothing and adds nothing for an empty list', async () => {
     const queue = newQueue(3);
-    expect(await queue.request([], 'miss', Date.now())).toEqual([]);
+    expect(await queue.enqueue([], 'miss', Date.now())).toEqual([]);
     expect(await totalJobs(queue)).toBe(0);
   });
 
   it('puts its keys under the deployment prefix', async () => {
     const queue = newQueue(3);
-    await queue.request(['prefixed.example.org'], 'miss', Date.now());
+    await queue.enqueue(['prefixed.example.org'], 'miss', Date.now());
     const keys = await redis.keys(`${bullPrefix(`${PREFIX}:q${queueCounter}`)}:*`);
     expect(keys.length).toBeGreaterThan(0);
   });
@@ -118,17 +118,5 @@ describe('RefreshQueue.enqueue: the bound holds under concurrent queries on one 
     const queued = await Promise.all(batches.map((names) => queue.enqueue(names, 'miss', Date.now())));
     expect(queued.flat()).toHaveLength(10);
     expect(await queue.queue.getWaitingCount()).toBe(10);
-  });
-
-  it('runs beforeAdd with the admitted names before the jobs exist', async () => {
-    const queue = newQueue(100);
-    let seenJobsAtCallback = -1;
-    let admittedSeen: string[] = [];
-    await queue.enqueue(['x.example.org', 'y.example.org'], 'miss', Date.now(), (admitted) => {
-      admittedSeen = admitted;
-      void totalJobs(queue).then((n) => (seenJobsAtCallback = seenJobsAtCallback === -1 ? n : seenJobsAtCallback));
-    });
-    expect(admittedSeen).toEqual(['x.example.org', 'y.example.org']);
-    expect(await totalJobs(queue)).toBe(2);
   });
 });

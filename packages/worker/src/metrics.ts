@@ -1,5 +1,5 @@
 /** The worker role's metrics. */
-import { Counter, Histogram, type Registry } from 'prom-client';
+import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import { METRIC_PREFIX } from '@matrix-notary/common';
 
 export interface WorkerMetrics {
@@ -12,7 +12,7 @@ export function createWorkerMetrics(registry: Registry): WorkerMetrics {
   return {
     refreshes: new Counter({
       name: `${METRIC_PREFIX}refreshes_total`,
-      help: 'Origin refresh jobs by outcome: stored, refused (response failed a check), failed (fetch or signer failed), skipped (interval or backoff)',
+      help: 'Origin refresh jobs by outcome: stored, refused (response failed a check), failed (the fetch failed), skipped (interval, backoff or another fetch), deferred (the signer was unavailable: retried later)',
       labelNames: ['outcome'],
       registers: [registry],
     }),
@@ -29,4 +29,46 @@ export function createWorkerMetrics(registry: Registry): WorkerMetrics {
       registers: [registry],
     }),
   };
+}
+
+/** What the queue gauges read at scrape time. */
+export interface QueueState {
+  counts(): Promise<{ waiting: number; active: number; delayed: number }>;
+  /** When the oldest waiting job was added (ms), or undefined when none waits. */
+  oldestWaitingSince(): Promise<number | undefined>;
+}
+
+/**
+ * The refresh queue's depth and age, read from Redis when Prometheus scrapes (so every worker
+ * reports the same shared queue: aggregate with max, not sum). A scrape during a Redis outage
+ * keeps the last values rather than failing the whole scrape.
+ */
+export function registerQueueGauges(registry: Registry, queue: QueueState, now: () => number = Date.now): void {
+  new Gauge({
+    name: `${METRIC_PREFIX}refresh_queue_jobs`,
+    help: 'Refresh jobs in the shared queue by state (waiting, active, delayed); the same queue seen by every worker',
+    labelNames: ['state'],
+    registers: [registry],
+    async collect() {
+      try {
+        const counts = await queue.counts();
+        for (const state of ['waiting', 'active', 'delayed'] as const) this.set({ state }, counts[state]);
+      } catch {
+        // Redis unreachable: keep the last values; matrix_notary_redis_errors_total says why.
+      }
+    },
+  });
+  new Gauge({
+    name: `${METRIC_PREFIX}refresh_queue_oldest_waiting_seconds`,
+    help: 'Age of the oldest refresh job waiting for a worker (0 when none waits)',
+    registers: [registry],
+    async collect() {
+      try {
+        const since = await queue.oldestWaitingSince();
+        this.set(since === undefined ? 0 : Math.max(0, (now() - since) / 1000));
+      } catch {
+        // as above
+      }
+    },
+  });
 }

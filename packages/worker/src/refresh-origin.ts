@@ -1,13 +1,20 @@
 /**
- * One refresh of one origin: claim the right to contact it (interval and backoff shared across
- * the cluster), fetch its keys, apply the notary's policy (DESIGN behaviour 5), have the signer
- * countersign, store atomically, and tell waiting api pods. Every failure is recorded as backoff,
- * logged with its reason and counted; none of them touches what is already stored.
+ * One refresh of one origin: claim the right to contact it (interval, backoff and single flight
+ * shared across the cluster), fetch its keys, apply the notary's policy (DESIGN behaviour 5),
+ * have the signer countersign, store atomically, and tell waiting api pods. Every failure the
+ * origin caused is recorded as backoff, logged with its reason and counted; none of them touches
+ * what is already stored.
+ *
+ * Faults lose nothing (behaviour 11): a job run again after its worker died holds its own claim
+ * and fetches at once; when the signer is unavailable, a response already fetched is kept with the
+ * job and countersigned on a later attempt, and no fetch is made while the signer is known to be
+ * down, so an outage neither wastes nor repeats the origin's fetch.
  */
 import type { Logger } from '@matrix-notary/common';
 import { parseStrictJson, validateOriginKeyResponse, CanonicalJsonError } from '@matrix-notary/protocol';
 import type { FetchEventPublisher, FetchOutcome, KeyStore } from '@matrix-notary/store';
 import type { WorkerMetrics } from './metrics';
+import type { SignerGate } from './signer-gate';
 
 export interface OriginFetcher {
   fetchServerKeys(serverName: string, signal?: AbortSignal): Promise<{ body: Buffer }>;
@@ -31,10 +38,35 @@ export interface RefreshDeps {
   events: FetchEventPublisher;
   fetcher: OriginFetcher;
   signer: Countersigner;
+  /** Whether the signer is believed up; no origin is fetched while it is known to be down. */
+  gate: SignerGate;
   policy: RefreshPolicy;
   logger: Logger;
   metrics: WorkerMetrics;
   now?: () => number;
+}
+
+/** What a refresh job carries across its attempts. */
+export interface RefreshAttempt {
+  /** Who claims the origin: the job's ID, the same for every attempt and re-run of that job. */
+  claimant: string;
+  /** When the refresh was asked for; a fetch that ended since then answers it. */
+  requestedAtMs?: number;
+  /** An origin response fetched by an earlier attempt that could not be countersigned then. */
+  kept?: Buffer;
+  /** Keeps `body` for the next attempt (the job's data). */
+  keep(body: Buffer): Promise<void>;
+}
+
+/**
+ * Thrown when the refresh must be attempted again later (the signer is unavailable): the job
+ * system retries it; nothing was lost and the origin's interval was not wasted.
+ */
+export class RefreshDeferred extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'RefreshDeferred';
+  }
 }
 
 /** Thrown by a Countersigner when the signer itself refuses the response (not an outage). */
@@ -42,8 +74,7 @@ function isSignerRefusal(err: unknown): err is Error & { reason?: string } {
   return err instanceof Error && err.name === 'SignerRefusedError';
 }
 
-/** `requestedAtMs`: when the refresh was asked for; a fetch that ended since then answers it. */
-export async function refreshOrigin(serverName: string, deps: RefreshDeps, requestedAtMs?: number): Promise<FetchOutcome> {
+export async function refreshOrigin(serverName: string, deps: RefreshDeps, attempt: RefreshAttempt): Promise<FetchOutcome> {
   const now = deps.now ?? Date.now;
   const { store, policy, logger, metrics } = deps;
   const log = logger.child({ origin: serverName });
@@ -61,25 +92,33 @@ export async function refreshOrigin(serverName: string, deps: RefreshDeps, reque
   };
 
   if (serverName === policy.notaryServerName) return finish('skipped');
-  const claim = await store.claimFetch(serverName, now(), policy.minIntervalMs, requestedAtMs, policy.fetchLeaseMs);
-  if (claim.superseded) return finish('skipped');
-  if (!claim.allowed) {
-    log.debug({ retryInMs: claim.waitMs }, 'origin contacted recently or backing off; not fetching');
-    return finish('skipped');
-  }
 
-  let body: Buffer;
-  const started = now();
-  try {
-    body = (await deps.fetcher.fetchServerKeys(serverName)).body;
-  } catch (err) {
-    const reason = (err as { reason?: string }).reason ?? 'error';
-    const { failures, waitMs } = await store.recordFailure(serverName, now(), policy.minIntervalMs, policy.maxBackoffMs);
-    // The federation client has logged the failure with its reason (once); this adds the backoff.
-    log.debug({ reason, failures, retryInMs: waitMs }, 'origin fetch failed: backing off');
-    return finish('failed');
-  } finally {
-    metrics.fetchSeconds.observe((now() - started) / 1000);
+  let body = attempt.kept;
+  if (body === undefined) {
+    // No fetch while the signer is down: its result could not be stored, and fetching again
+    // later would contact the origin twice.
+    if (!(await deps.gate.ready())) {
+      metrics.refreshes.inc({ outcome: 'deferred' });
+      throw new RefreshDeferred('the signer is unavailable: the refresh waits for it');
+    }
+    const claim = await store.claimFetch(serverName, now(), attempt.claimant, attempt.requestedAtMs, policy.fetchLeaseMs);
+    if (claim.superseded) return finish('skipped');
+    if (!claim.allowed) {
+      log.debug({ retryInMs: claim.waitMs }, 'origin contacted recently, backing off or being fetched; not fetching');
+      return finish('skipped');
+    }
+    const started = now();
+    try {
+      body = (await deps.fetcher.fetchServerKeys(serverName)).body;
+    } catch (err) {
+      const reason = (err as { reason?: string }).reason ?? 'error';
+      const { failures, waitMs } = await store.recordFailure(serverName, now(), policy.minIntervalMs, policy.maxBackoffMs);
+      // The federation client has logged the failure with its reason (once); this adds the backoff.
+      log.debug({ reason, failures, retryInMs: waitMs }, 'origin fetch failed: backing off');
+      return finish('failed');
+    } finally {
+      metrics.fetchSeconds.observe((now() - started) / 1000);
+    }
   }
 
   let parsed: unknown;
@@ -88,6 +127,7 @@ export async function refreshOrigin(serverName: string, deps: RefreshDeps, reque
   } catch (err) {
     return refuse(err instanceof CanonicalJsonError ? 'not_canonical_json' : 'not_json', (err as Error).message);
   }
+  // A kept response is judged again now: time has passed since it was fetched.
   const check = validateOriginKeyResponse(parsed, {
     serverName,
     nowMs: now(),
@@ -98,11 +138,20 @@ export async function refreshOrigin(serverName: string, deps: RefreshDeps, reque
   let countersigned: Buffer;
   try {
     countersigned = await deps.signer.countersign(body);
+    deps.gate.up();
   } catch (err) {
     if (isSignerRefusal(err)) return refuse(err.reason ?? 'signer_refused', err.message);
-    // The signer being down is not the origin's fault: no backoff beyond the claim's interval.
-    log.error({ err: (err as Error).message }, 'the signer could not countersign; keys not stored');
-    return finish('failed');
+    // Not the origin's fault: keep what it sent for the next attempt, let its interval run from
+    // this fetch (it was contacted), count no failure against it, and tell waiting queries.
+    deps.gate.down();
+    if (attempt.kept === undefined) {
+      await attempt.keep(body);
+      await store.releaseClaim(serverName, now(), policy.minIntervalMs);
+    }
+    log.warn({ err: (err as Error).message }, 'the signer could not countersign: the fetched keys are kept and stored when it is back');
+    metrics.refreshes.inc({ outcome: 'deferred' });
+    await deps.events.publish(serverName, 'failed');
+    throw new RefreshDeferred(`the signer could not countersign: ${(err as Error).message}`);
   }
 
   await store.storeResponse(

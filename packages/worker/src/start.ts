@@ -2,11 +2,12 @@
  * The worker role: consumes the refresh queue, fetching and storing origins' keys. `startWorker`
  * returns a handle whose `stop()` waits for running jobs and closes every connection.
  */
-import { Worker } from 'bullmq';
-import { createLogger, createRegistry, startMetricsListener, type Logger, type MetricsListener } from '@matrix-notary/common';
+import { Queue, Worker } from 'bullmq';
+import { createLogger, createRegistry, settleWithin, startMetricsListener, type Logger, type MetricsListener } from '@matrix-notary/common';
 import { FederationClient } from '@matrix-notary/federation';
 import {
   bullPrefix,
+  closeRedis,
   createRedis,
   FetchEventPublisher,
   KeyStore,
@@ -16,14 +17,21 @@ import {
 } from '@matrix-notary/store';
 import type { Registry } from 'prom-client';
 import type { WorkerConfig } from './config';
-import { createWorkerMetrics } from './metrics';
-import { refreshOrigin, type Countersigner, type OriginFetcher } from './refresh-origin';
+import { createWorkerMetrics, registerQueueGauges } from './metrics';
+import { meterSigner, type NotarySigner } from '@matrix-notary/signer';
+import { RefreshDeferred, refreshOrigin, type OriginFetcher } from './refresh-origin';
+import { SignerGate } from './signer-gate';
 
 /** Time allowed for countersigning and storing, on top of the origin fetch, in a fetch's lease. */
 const SIGNER_SHARE_MS = 10_000;
+/** How long a running job's lock lasts unrenewed: a dead worker's job is free again after this. */
+const JOB_LOCK_MS = 10_000;
+/** How often each worker looks for jobs whose worker died (BullMQ's default is 30 s). */
+const STALLED_CHECK_MS = 5_000;
 
 export interface WorkerDeps {
-  signer: Countersigner;
+  /** Countersigns; its ownKeys() is how a signer thought down is probed. */
+  signer: Pick<NotarySigner, 'ownKeys' | 'countersign'>;
   logger?: Logger;
   registry?: Registry;
   /** Replaces the federation client (tests of policy); by default one is built from the config. */
@@ -35,20 +43,35 @@ export interface WorkerHandle {
   stop(): Promise<void>;
 }
 
+/** How long closing the queue view may take: without Redis it would wait for a reconnect. */
+const QUEUE_CLOSE_MS = 1000;
+
 export async function startWorker(config: WorkerConfig, deps: WorkerDeps): Promise<WorkerHandle> {
   const logger = deps.logger ?? createLogger({ role: 'worker', level: config.logLevel });
   const registry = deps.registry ?? createRegistry('worker');
   const onError = (err: Error) => logger.warn({ err: err.message }, 'Redis connection error (retrying)');
   const redis = createRedis(config.redisUrl, { connectionName: `${config.redisPrefix}-worker`, onError });
   const bullRedis = createRedis(config.redisUrl, { blocking: true, connectionName: `${config.redisPrefix}-worker-queue`, onError });
-  const closeRedis = () => Promise.all([redis, bullRedis].map((r) => r.quit().catch(() => r.disconnect())));
+  const closeConnections = () => closeRedis(redis, bullRedis);
   let metricsListener: MetricsListener | undefined;
   let federation: FederationClient | undefined;
+  let queueView: Queue<RefreshJobData> | undefined;
   try {
     await waitForRedis(redis, config.redisUrl);
     const store = new KeyStore(redis, { prefix: config.redisPrefix });
     const events = new FetchEventPublisher(redis, config.redisPrefix);
     const metrics = createWorkerMetrics(registry);
+    // Reads the queue's state for the gauges; it adds nothing.
+    queueView = new Queue<RefreshJobData>(REFRESH_QUEUE_NAME, { connection: redis, prefix: bullPrefix(config.redisPrefix) });
+    const view = queueView;
+    view.on('error', () => undefined); // reported by the connection's own listener (createRedis)
+    registerQueueGauges(registry, {
+      counts: async () => {
+        const c = await view.getJobCounts('waiting', 'active', 'delayed');
+        return { waiting: c.waiting ?? 0, active: c.active ?? 0, delayed: c.delayed ?? 0 };
+      },
+      oldestWaitingSince: async () => (await view.getJobs(['waiting'], 0, 0, true))[0]?.timestamp,
+    });
     if (!deps.fetcher) {
       federation = new FederationClient({ ...config.origin, logger, registry });
     }
@@ -60,13 +83,30 @@ export async function startWorker(config: WorkerConfig, deps: WorkerDeps): Promi
       minKeyValidityMs: config.minKeyValidityMs,
       fetchLeaseMs: config.origin.totalTimeoutMs + SIGNER_SHARE_MS,
     };
+    const signer = meterSigner(deps.signer, registry);
+    const gate = new SignerGate(() => signer.ownKeys());
+    const refreshDeps = { store, events, fetcher, signer, gate, policy, logger, metrics };
     const worker = new Worker<RefreshJobData>(
       REFRESH_QUEUE_NAME,
       async (job) =>
-        refreshOrigin(job.data.serverName, { store, events, fetcher, signer: deps.signer, policy, logger, metrics }, job.data.requestedAt),
-      { connection: bullRedis, prefix: bullPrefix(config.redisPrefix), concurrency: config.concurrency },
+        refreshOrigin(job.data.serverName, refreshDeps, {
+          claimant: job.id ?? job.data.serverName,
+          requestedAtMs: job.data.requestedAt,
+          kept: job.data.kept === undefined ? undefined : Buffer.from(job.data.kept, 'base64'),
+          keep: (body) => job.updateData({ ...job.data, kept: body.toString('base64') }),
+        }),
+      {
+        connection: bullRedis,
+        prefix: bullPrefix(config.redisPrefix),
+        concurrency: config.concurrency,
+        // A job whose worker died is found and run again within about LOCK + STALLED_CHECK.
+        lockDuration: JOB_LOCK_MS,
+        stalledInterval: STALLED_CHECK_MS,
+      },
     );
     worker.on('failed', (job, err) => {
+      // Deferred refreshes are retried by design and logged where they were deferred.
+      if (err instanceof RefreshDeferred || err.name === 'RefreshDeferred') return;
       logger.error({ origin: job?.data.serverName, err: err.message }, 'refresh job failed unexpectedly');
     });
     worker.on('error', (err) => logger.error({ err: err.message }, 'refresh worker error'));
@@ -85,16 +125,19 @@ export async function startWorker(config: WorkerConfig, deps: WorkerDeps): Promi
       async stop() {
         if (stopped) return;
         stopped = true;
-        await worker.close();
+        // Running jobs finish while Redis is there to record them; without Redis they cannot.
+        await worker.close(bullRedis.status !== 'ready');
         await metricsListener?.stop();
         await federation?.close();
-        await closeRedis();
+        await settleWithin(queueView?.close() ?? Promise.resolve(), QUEUE_CLOSE_MS);
+        await closeConnections();
       },
     };
   } catch (err) {
     await metricsListener?.stop();
     await federation?.close();
-    await closeRedis();
+    await settleWithin(queueView?.close() ?? Promise.resolve(), QUEUE_CLOSE_MS);
+    await closeConnections();
     throw err;
   }
 }

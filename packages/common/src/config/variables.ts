@@ -248,6 +248,38 @@ export const VARIABLES = {
     doc: 'log level: fatal, error, warn, info, debug, trace or silent',
     schema: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),
   }),
+  NOTARY_TRUSTED_PROXIES: variable({
+    name: 'NOTARY_TRUSTED_PROXIES',
+    default: '',
+    defaultDoc: 'empty',
+    doc: "comma-separated CIDRs of load balancers whose `X-Forwarded-For` is believed (the client is the last address in it that is not one of them)",
+    schema: list.pipe(z.array(cidr)),
+  }),
+  NOTARY_CLIENT_REQUESTS_PER_S: variable({
+    name: 'NOTARY_CLIENT_REQUESTS_PER_S',
+    default: '200',
+    doc: 'requests a second one client may make on average, across all api pods (then 429); 0 turns the limit off',
+    schema: integer(0, 1_000_000),
+  }),
+  NOTARY_CLIENT_BURST: variable({
+    name: 'NOTARY_CLIENT_BURST',
+    default: '1000',
+    doc: 'requests one client may make at once: the limit counts in windows of BURST / REQUESTS_PER_S seconds (at least 1)',
+    schema: integer(1, 100_000_000),
+  }),
+  NOTARY_CLIENT_NEW_ORIGINS_PER_MIN: variable({
+    name: 'NOTARY_CLIENT_NEW_ORIGINS_PER_MIN',
+    default: '500',
+    doc: 'origins with nothing stored that one client may make the notary contact per minute; further ones are absent from its answers; 0 = no limit',
+    schema: integer(0, 100_000_000),
+  }),
+  NOTARY_UNLIMITED_CLIENTS: variable({
+    name: 'NOTARY_UNLIMITED_CLIENTS',
+    default: '',
+    defaultDoc: 'empty',
+    doc: 'comma-separated CIDRs exempt from both client limits (your own homeservers)',
+    schema: list.pipe(z.array(cidr)),
+  }),
 } as const;
 
 export type VariableName = keyof typeof VARIABLES;
