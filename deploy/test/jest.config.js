@@ -12,7 +12,7 @@ module.exports = {
   roots: ['<rootDir>/deploy/test'],
   testMatch: ['**/*.test.ts'],
   transform: {
-    '^.+\\.ts$': ['ts-jest', { isolatedModules: true, tsconfig: '<rootDir>/deploy/test/tsconfig.json' }],
+    '^.+\\.ts$': ['ts-jest', { tsconfig: '<rootDir>/deploy/test/tsconfig.json' }],
   },
   moduleNameMapper: {
     '^@matrix-notary/([a-z-]+)$': '<rootDir>/packages/$1/src',
