@@ -17,6 +17,8 @@ export interface ApiConfig {
   maxKeysPerServer: number;
   /** Bound on waiting refresh jobs, so a flood of queries cannot grow the queue without limit. */
   maxQueuedFetches: number;
+  /** NOTARY_BANNED_KEYS_FILE: stored responses holding one of its keys are never served. */
+  bannedKeysFile?: string;
   logLevel: string;
 }
 
@@ -36,6 +38,7 @@ export function readApiConfig(reader: VariableReader): ApiConfig {
     maxServersPerQuery: reader.optional('NOTARY_MAX_SERVERS_PER_QUERY') as number,
     maxKeysPerServer: reader.optional('NOTARY_MAX_KEYS_PER_SERVER') as number,
     maxQueuedFetches: 10_000,
+    bannedKeysFile: reader.optional('NOTARY_BANNED_KEYS_FILE'),
     logLevel: reader.optional('NOTARY_LOG_LEVEL') as string,
   };
 }

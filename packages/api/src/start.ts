@@ -5,7 +5,7 @@
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { closeServer, createLogger, createRegistry, startMetricsListener, type Logger, type MetricsListener } from '@matrix-notary/common';
+import { closeServer, createLogger, createRegistry, readBannedKeysFile, startMetricsListener, type Logger, type MetricsListener } from '@matrix-notary/common';
 import { createRedis, FetchWaiter, KeyStore, RefreshQueue, waitForRedis } from '@matrix-notary/store';
 import type { Registry } from 'prom-client';
 import type { ApiConfig } from './config';
@@ -32,6 +32,7 @@ export interface ApiHandle {
 export async function startApi(config: ApiConfig, deps: ApiDeps): Promise<ApiHandle> {
   const logger = deps.logger ?? createLogger({ role: 'api', level: config.logLevel });
   const registry = deps.registry ?? createRegistry('api');
+  const bannedKeys = await readBannedKeysFile(config.bannedKeysFile);
   const onError = (err: Error) => logger.warn({ err: err.message }, 'Redis connection error (retrying)');
   const redis = createRedis(config.redisUrl, { connectionName: `${config.redisPrefix}-api`, onError });
   // Only adds jobs (never blocks), so it fails fast like the lookup connection during an outage.
@@ -43,7 +44,7 @@ export async function startApi(config: ApiConfig, deps: ApiDeps): Promise<ApiHan
   let queue: RefreshQueue | undefined;
   try {
     await waitForRedis(redis, config.redisUrl);
-    const store = new KeyStore(redis, { prefix: config.redisPrefix });
+    const store = new KeyStore(redis, { prefix: config.redisPrefix, bannedKeys });
     queue = new RefreshQueue(queueRedis, { prefix: config.redisPrefix, maxWaitingJobs: config.maxQueuedFetches });
     const waiter = new FetchWaiter(subscriber, config.redisPrefix);
     await waiter.start();

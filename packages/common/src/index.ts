@@ -3,3 +3,4 @@ export * from './logger';
 export * from './metrics';
 export * from './hot-path-metrics';
 export * from './config';
+export * from './banned-keys-file';

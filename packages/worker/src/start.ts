@@ -3,7 +3,7 @@
  * returns a handle whose `stop()` waits for running jobs and closes every connection.
  */
 import { Worker } from 'bullmq';
-import { createLogger, createRegistry, startMetricsListener, type Logger, type MetricsListener } from '@matrix-notary/common';
+import { createLogger, createRegistry, readBannedKeysFile, startMetricsListener, type Logger, type MetricsListener } from '@matrix-notary/common';
 import { FederationClient } from '@matrix-notary/federation';
 import { cryptoReady } from '@matrix-notary/protocol';
 import {
@@ -39,6 +39,7 @@ export interface WorkerHandle {
 export async function startWorker(config: WorkerConfig, deps: WorkerDeps): Promise<WorkerHandle> {
   const logger = deps.logger ?? createLogger({ role: 'worker', level: config.logLevel });
   const registry = deps.registry ?? createRegistry('worker');
+  const bannedKeys = await readBannedKeysFile(config.bannedKeysFile);
   const onError = (err: Error) => logger.warn({ err: err.message }, 'Redis connection error (retrying)');
   const redis = createRedis(config.redisUrl, { connectionName: `${config.redisPrefix}-worker`, onError });
   const bullRedis = createRedis(config.redisUrl, { blocking: true, connectionName: `${config.redisPrefix}-worker-queue`, onError });
@@ -50,7 +51,7 @@ export async function startWorker(config: WorkerConfig, deps: WorkerDeps): Promi
     await waitForRedis(redis, config.redisUrl);
     const store = new KeyStore(redis, { prefix: config.redisPrefix });
     const events = new FetchEventPublisher(redis, config.redisPrefix);
-    const metrics = createWorkerMetrics(registry);
+    const metrics = createWorkerMetrics(registry, () => store.readKeyStats());
     if (!deps.fetcher) {
       federation = new FederationClient({ ...config.origin, logger, registry });
     }
@@ -61,6 +62,7 @@ export async function startWorker(config: WorkerConfig, deps: WorkerDeps): Promi
       maxBackoffMs: config.originMaxBackoffMs,
       minKeyValidityMs: config.minKeyValidityMs,
       fetchLeaseMs: config.origin.totalTimeoutMs + SIGNER_SHARE_MS,
+      bannedKeys,
     };
     const worker = new Worker<RefreshJobData>(
       REFRESH_QUEUE_NAME,
@@ -74,7 +76,10 @@ export async function startWorker(config: WorkerConfig, deps: WorkerDeps): Promi
     worker.on('error', (err) => logger.error({ err: err.message }, 'refresh worker error'));
     await worker.waitUntilReady();
     if (!deps.registry) metricsListener = await startMetricsListener(registry, config.metricsPort, config.metricsBind);
-    logger.info({ concurrency: config.concurrency, metricsPort: metricsListener?.port }, 'worker consuming the refresh queue');
+    logger.info(
+      { concurrency: config.concurrency, metricsPort: metricsListener?.port, bannedKeys: bannedKeys.size },
+      'worker consuming the refresh queue',
+    );
 
     let stopped = false;
     return {
