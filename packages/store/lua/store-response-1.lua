@@ -10,7 +10,9 @@
 -- A key ID already bound to another body refuses the whole response: nothing is written, and
 -- { 'collision', key ID, bound body, offered body } is returned. Otherwise the response becomes
 -- the latest and { 'stored', id, bindings added, { evicted key ID, body, ... },
--- { key ID, recorded expired_ts, offered expired_ts, ... } } is returned.
+-- { key ID, recorded expired_ts, offered expired_ts, ... }, key IDs discarded } is returned: a
+-- retired key ID offered for the first time that sorts below the bound is discarded (not bound),
+-- one held before is evicted (MSC4499).
 local rec = KEYS[1]
 local now = ARGV[1]
 local max_retired = tonumber(ARGV[5])
@@ -137,7 +139,7 @@ local header_recs = {}
 for _, k in ipairs(keys) do
   local r = in_prev[k.id] or in_k[k.id]
   if not r then
-    r = { holder = '0', body = k.body, first = now36, active = '', retired = '', expired = '' }
+    r = { holder = '0', body = k.body, first = now36, active = '', retired = '', expired = '', new = true }
     added = added + 1
   end
   if k.kind == 'a' then
@@ -190,6 +192,7 @@ for key_id, r in pairs(header_recs) do add_retired(key_id, r, 'h') end
 for key_id, r in pairs(to_k) do add_retired(key_id, r, 'n') end
 for key_id, r in pairs(stay_k) do add_retired(key_id, r, 'k') end
 local evicted = {}
+local discarded = 0 -- newly offered key IDs that sort below the bound: never bound at all
 local drop_fields = {}
 if #retired > max_retired then
   local function effective(r)
@@ -205,8 +208,12 @@ if #retired > max_retired then
   end)
   for i = 1, #retired - max_retired do
     local c = retired[i]
-    evicted[#evicted + 1] = c.id
-    evicted[#evicted + 1] = c.r.body
+    if c.r.new then
+      discarded = discarded + 1
+    else
+      evicted[#evicted + 1] = c.id
+      evicted[#evicted + 1] = c.r.body
+    end
     if c.where == 'h' then
       header_recs[c.id] = nil
     elseif c.where == 'n' then
@@ -250,4 +257,4 @@ redis.call('HSET', rec, 'latest', table.concat(parts, ' ') .. '\n' .. ARGV[2], '
 -- A success ends the failure count and any error; the refresh election restarts from this fetch.
 redis.call('HDEL', rec, 'busy', 'fails', 'rq', 'err')
 redis.call('PERSIST', rec)
-return { 'stored', new_id, added, evicted, expiry_changes }
+return { 'stored', new_id, added - discarded, evicted, expiry_changes, discarded }

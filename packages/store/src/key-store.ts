@@ -80,6 +80,8 @@ export type StoreResult =
       bindingsAdded: number;
       /** Retired key IDs no longer answerable: the per-origin bound was passed. */
       evicted: DroppedBinding[];
+      /** Retired key IDs offered for the first time below the bound: not bound at all. */
+      discarded: number;
       /** Key IDs whose first recorded expired_ts stays although this response gives another. */
       expiryChanges: Array<{ keyId: string; recordedTs: number; offeredTs: number }>;
     }
@@ -253,14 +255,14 @@ export class KeyStore {
     if (reply[0] === 'collision') {
       return { stored: false, collision: { keyId: reply[1], boundBody: reply[2], offeredBody: reply[3] } };
     }
-    const [, id, added, evictedFlat, changesFlat] = reply;
+    const [, id, added, evictedFlat, changesFlat, discarded] = reply;
     const evicted = pairs(evictedFlat).map(([keyId, body]) => ({ keyId, body }));
     const expiryChanges: Array<{ keyId: string; recordedTs: number; offeredTs: number }> = [];
     for (let i = 0; i + 2 < changesFlat.length; i += 3) {
       expiryChanges.push({ keyId: changesFlat[i], recordedTs: Number(changesFlat[i + 1]), offeredTs: Number(changesFlat[i + 2]) });
     }
     await this.countBindings(Number(added) - evicted.length, 'evicted_retired_limit', evicted.length);
-    return { stored: true, id, bindingsAdded: Number(added), evicted, expiryChanges };
+    return { stored: true, id, bindingsAdded: Number(added), evicted, discarded: Number(discarded), expiryChanges };
   }
 
   /**

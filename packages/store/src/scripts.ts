@@ -24,7 +24,7 @@ const SCRIPTS = {
 /** What store-response-1.lua returns (see the script). */
 export type StoreScriptReply =
   | ['collision', string, string, string]
-  | ['stored', string, number, string[], string[]];
+  | ['stored', string, number, string[], string[], number];
 
 declare module 'ioredis' {
   interface RedisCommander<Context> {

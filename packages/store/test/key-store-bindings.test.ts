@@ -187,23 +187,39 @@ describe(`at most 3,000 retired key IDs per origin`, () => {
   it('evicts at 3,000 + 2: never seen active first, oldest retirement first; current keys never', async () => {
     const server = freshServer();
     const t = (s: number) => T0_MS + s * SECOND_MS;
-    await put(server, 'r1', [active('ed25519:k1'), active('ed25519:k2'), active('ed25519:k3')], t(0));
-    // k1 retired with the oldest expired_ts of all; k2 and k3 dropped without a word (retired as of
-    // when last seen active); 2,999 retired keys never seen active. 3 + 2,999 = 3,002 retired.
-    const spray = Array.from({ length: 2999 }, (_, i) => retired(`ed25519:n${i}`, t(100) + i));
+    const spray = Array.from({ length: 2997 }, (_, i) => retired(`ed25519:n${i}`, t(100) + i)); // never seen active
+    await put(server, 'r1', [active('ed25519:k1'), active('ed25519:k2'), active('ed25519:k3'), ...spray], t(0));
+    // k1 retired with the oldest expired_ts of all, k2 and k3 dropped without a word: 3,000 retired.
     const r2 = await put(server, 'r2', [active('ed25519:cur'), retired('ed25519:k1', 1), ...spray], t(10));
-    expect(r2.stored && r2.evicted.map((e) => e.keyId)).toEqual(['ed25519:n0', 'ed25519:n1']);
+    expect(r2.stored && r2.evicted).toEqual([]);
+    // Two more retired key IDs: 3,002. The two oldest never seen active go, though k1 is older.
+    const r3 = await put(server, 'r3', [active('ed25519:cur2'), retired('ed25519:cur', t(300)), retired('ed25519:late', t(400))], t(20));
+    expect(r3.stored && r3.evicted).toEqual([
+      { keyId: 'ed25519:n0', body: bodyOf('ed25519:n0') },
+      { keyId: 'ed25519:n1', body: bodyOf('ed25519:n1') },
+    ]);
 
     const held = await bindings(server);
     expect([...held.values()].filter((b) => b.state !== 'a')).toHaveLength(3000);
-    for (const kept of ['ed25519:k1', 'ed25519:k2', 'ed25519:k3', 'ed25519:n2', 'ed25519:n2998']) expect(held.has(kept)).toBe(true);
+    for (const kept of ['ed25519:k1', 'ed25519:k2', 'ed25519:k3', 'ed25519:cur', 'ed25519:late', 'ed25519:n2', 'ed25519:n2996']) expect(held.has(kept)).toBe(true);
     expect(held.has('ed25519:n0') || held.has('ed25519:n1')).toBe(false);
-    expect(held.get('ed25519:cur')!.state).toBe('a');
+    expect(held.get('ed25519:cur2')!.state).toBe('a');
     // Evicted keys are no longer answerable; kept ones are, from the response that held them.
     expect(await served(server, ['ed25519:n0'])).toEqual([]);
-    expect(await served(server, ['ed25519:n1', 'ed25519:n2'])).toEqual(['r2']);
-    expect(await served(server, ['ed25519:k2'])).toEqual(['r1', 'r2']);
-    expect(await served(server, ['ed25519:k1'])).toEqual(['r2']);
+    expect(await served(server, ['ed25519:n1', 'ed25519:n2'])).toEqual(['r2', 'r3']);
+    expect(await served(server, ['ed25519:k2'])).toEqual(['r1', 'r3']);
+    expect(await served(server, ['ed25519:k1'])).toEqual(['r2', 'r3']);
+  });
+
+  it('discards a retired key ID offered for the first time below the bound: not bound, not an eviction', async () => {
+    const s = new KeyStore(redis, { prefix: PREFIX, maxRetiredKeys: 2 });
+    const server = freshServer();
+    const first = await put(server, 'r1', [active('ed25519:a'), retired('ed25519:old1', 10), retired('ed25519:old2', 20), retired('ed25519:older', 5)], T0_MS, T0_MS + DAY_MS, s);
+    expect(first.stored && { added: first.bindingsAdded, evicted: first.evicted, discarded: first.discarded }).toEqual({ added: 3, evicted: [], discarded: 1 });
+    expect((await bindings(server)).has('ed25519:older')).toBe(false);
+    // Offered again, it is discarded again, and nothing else changes.
+    const again = await put(server, 'r2', [active('ed25519:a'), retired('ed25519:old1', 10), retired('ed25519:old2', 20), retired('ed25519:older', 5)], T0_MS + 1, T0_MS + DAY_MS, s);
+    expect(again.stored && { added: again.bindingsAdded, evicted: again.evicted, discarded: again.discarded }).toEqual({ added: 0, evicted: [], discarded: 1 });
   });
 
   it('counts bindings and evictions cluster-wide', async () => {
@@ -212,8 +228,8 @@ describe(`at most 3,000 retired key IDs per origin`, () => {
     try {
       const s = new KeyStore(own, { prefix, maxRetiredKeys: 2 });
       const server = freshServer();
-      await s.storeResponse(server, responseBytes('r1'), { validUntilTs: T0_MS + DAY_MS, keys: activeKeys(['ed25519:a', 'ed25519:b']) }, T0_MS, 0);
-      await s.storeResponse(server, responseBytes('r2'), { validUntilTs: T0_MS + DAY_MS, keys: [active('ed25519:c'), retired('ed25519:x', 5)] }, T0_MS + 1, 0);
+      await s.storeResponse(server, responseBytes('r1'), { validUntilTs: T0_MS + DAY_MS, keys: [...activeKeys(['ed25519:a', 'ed25519:b']), retired('ed25519:x', 5)] }, T0_MS, 0);
+      await s.storeResponse(server, responseBytes('r2'), { validUntilTs: T0_MS + DAY_MS, keys: [active('ed25519:c')] }, T0_MS + 1, 0);
       // a, b (gone from the latest) and x are retired: one over the bound of 2, and x was never active.
       expect(await s.readKeyStats()).toEqual({ bindings: 3, evictedOperator: 0, evictedRetiredLimit: 1 });
       expect((await s.evict(server, 'ed25519:a')).map((d) => d.keyId)).toEqual(['ed25519:a']);

@@ -37,6 +37,9 @@ export function reportBindingChanges(log: Logger, stored: Stored): void {
       'the origin holds more than 3,000 retired key IDs: the ones never seen active, then the oldest, are no longer answerable',
     );
   }
+  if (stored.discarded > 0) {
+    log.debug({ discarded: stored.discarded }, 'retired key IDs seen for the first time below the 3,000 bound were not bound');
+  }
   for (const change of stored.expiryChanges.slice(0, MAX_LOGGED_KEY_IDS)) {
     log.warn(
       { keyId: change.keyId, recordedExpiredTs: change.recordedTs, offeredExpiredTs: change.offeredTs },
