@@ -6,6 +6,8 @@ import { ConfigError } from '@matrix-notary/common';
 import { generateSigningKeyFile, KeyFileError, parseSigningKeyFile, SignerUnavailableError, writeSigningKeyFile } from '@matrix-notary/signer';
 import { EmbeddedRedisUnavailable } from './embedded-redis';
 import { startAll, startApiRole, startSignerRole, startWorkerRole, type RoleHandle } from './roles';
+import { runInspect } from './inspect';
+import { runKeys } from './keys-evict';
 import { runVerifyEvent } from './verify-event';
 
 const USAGE = `usage: matrix-notary <command>
@@ -21,6 +23,9 @@ commands:
   verify-event --room-version N [--notary URL --notary-key KEYID=BASE64 ...]
                [--insecure-notary] [--json] [--strict] FILE|-
                                 verify event signatures under room-version rules
+  inspect SERVER [--json]       what the notary holds for SERVER (responses, key bindings, fetch state)
+  keys evict SERVER [KEY_ID] [--json]
+                                drop a key-ID binding (or everything held for SERVER)
   help                          this text
 `;
 
@@ -102,6 +107,8 @@ export async function main(argv: string[]): Promise<void> {
     code = await generateKey(args);
   } else if (command === 'verify-event') {
     code = await runVerifyEvent(args, { stdout: process.stdout, stderr: process.stderr, stdin: process.stdin, env: process.env });
+  } else if (command === 'inspect' || command === 'keys') {
+    code = await (command === 'inspect' ? runInspect : runKeys)(args, { stdout: process.stdout, stderr: process.stderr, env: process.env });
   } else if (command === 'help' || command === '--help' || command === '-h') {
     process.stdout.write(USAGE);
     code = 0;
