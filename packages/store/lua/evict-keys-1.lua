@@ -1,11 +1,13 @@
 -- Drops key-ID bindings of an origin at an operator's request (`matrix-notary keys evict`).
 -- KEYS[1]: the origin's record. ARGV[1]: the key ID to drop, or '' to drop everything held for the
--- origin (responses, bindings and fetch state).
+-- origin (responses, bindings and fetch state). ARGV[2] (with a key ID): drop the binding only if
+-- it is to this body ('' for any body), so a check made before this call cannot be outdated by it.
 -- Dropping one binding also drops the responses that no longer answer for any key ID, and lets the
 -- origin be fetched at once (the next fetch binds whatever body the origin now publishes).
 -- Returns { key ID, body, ... } of the bindings dropped.
 local rec = KEYS[1]
 local target = ARGV[1]
+local expected = ARGV[2] or ''
 local CHUNK = 500
 
 local function rec_body(s)
@@ -63,12 +65,14 @@ local s, e = string.find(header, ' ' .. target .. '=', 1, true)
 if s then
   local tok_end = string.find(header, ' ', e + 1, true) or (#header + 1)
   local body = rec_body(string.sub(header, e + 1, tok_end - 1))
+  if expected ~= '' and body ~= expected then return {} end
   dropped = { target, body or '' }
   header = string.sub(header, 1, s - 1) .. string.sub(header, tok_end)
   redis.call('HSET', rec, 'latest', header .. '\n' .. bytes)
 else
   local value = redis.call('HGET', rec, 'k:' .. target)
   if not value then return {} end
+  if expected ~= '' and rec_body(value) ~= expected then return {} end
   dropped = { target, rec_body(value) or '' }
   redis.call('HDEL', rec, 'k:' .. target)
 end

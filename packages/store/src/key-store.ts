@@ -44,7 +44,10 @@ export interface KeyStoreOptions {
    * kept as long as that matters: the claim's lease plus the interval, or twice the backoff).
    */
   emptyRecordTtlMs?: number;
-  /** Stored responses holding one of these keys are never served (NOTARY_BANNED_KEYS_FILE). */
+  /**
+   * NOTARY_BANNED_KEYS_FILE: stored responses holding one of these keys are never served, and a
+   * binding to one of them does not hold (it protects nothing: others know the key).
+   */
   bannedKeys?: BannedKeys;
   /** Retired key IDs that stay answerable per origin (DESIGN behaviour 12); tests lower it. */
   maxRetiredKeys?: number;
@@ -82,6 +85,8 @@ export type StoreResult =
       evicted: DroppedBinding[];
       /** Retired key IDs offered for the first time below the bound: not bound at all. */
       discarded: number;
+      /** Bindings to banned keys dropped so that this response could bind those key IDs anew. */
+      unbanned: DroppedBinding[];
       /** Key IDs whose first recorded expired_ts stays although this response gives another. */
       expiryChanges: Array<{ keyId: string; recordedTs: number; offeredTs: number }>;
     }
@@ -95,6 +100,7 @@ export interface KeyStats {
   bindings: number;
   evictedOperator: number;
   evictedRetiredLimit: number;
+  evictedBannedKey: number;
 }
 
 /** Everything held for one origin, for `matrix-notary inspect`. */
@@ -103,6 +109,8 @@ export interface OriginRecord {
 }
 
 const KIND_CODES = { active: 'a', retired: 'o', unusable: 'f' } as const;
+/** Bindings to banned keys one store may drop (each retry drops one). */
+const MAX_UNBAN_RETRIES = 8;
 /** How much of an error message is kept for inspect. */
 const MAX_PROBLEM_CHARS = 300;
 
@@ -249,6 +257,27 @@ export class KeyStore {
     nowMs: number,
     minIntervalMs: number,
   ): Promise<StoreResult> {
+    const unbanned: DroppedBinding[] = [];
+    // A key ID bound to a banned key may be bound anew (a remediated origin republishes such an
+    // ID with a throwaway key): drop that binding, if it is still the banned one, and try again.
+    for (let attempt = 0; ; attempt++) {
+      const result = await this.storeOnce(serverName, countersigned, response, nowMs, minIntervalMs);
+      if (result.stored) return unbanned.length === 0 ? result : { ...result, unbanned };
+      const { keyId, boundBody } = result.collision;
+      if (attempt >= MAX_UNBAN_RETRIES || this.bannedKeys?.match(serverName, keyId, boundBody) === undefined) return result;
+      const dropped = pairs(await this.redis.notaryEvictKeys(this.key(serverName), keyId, boundBody)).map(([id, body]) => ({ keyId: id, body }));
+      await this.countBindings(-dropped.length, 'evicted_banned_key', dropped.length);
+      unbanned.push(...dropped);
+    }
+  }
+
+  private async storeOnce(
+    serverName: string,
+    countersigned: Buffer,
+    response: ResponseToStore,
+    nowMs: number,
+    minIntervalMs: number,
+  ): Promise<StoreResult> {
     const args: (string | number | Buffer)[] = [nowMs, countersigned, response.validUntilTs, minIntervalMs, this.maxRetiredKeys];
     for (const k of response.keys) args.push(k.keyId, k.body, KIND_CODES[k.kind], k.expiredTs ?? 0);
     const reply = await this.redis.notaryStoreResponse(this.key(serverName), ...args);
@@ -262,7 +291,7 @@ export class KeyStore {
       expiryChanges.push({ keyId: changesFlat[i], recordedTs: Number(changesFlat[i + 1]), offeredTs: Number(changesFlat[i + 2]) });
     }
     await this.countBindings(Number(added) - evicted.length, 'evicted_retired_limit', evicted.length);
-    return { stored: true, id, bindingsAdded: Number(added), evicted, discarded: Number(discarded), expiryChanges };
+    return { stored: true, id, bindingsAdded: Number(added), evicted, discarded: Number(discarded), unbanned: [], expiryChanges };
   }
 
   /**
@@ -286,8 +315,19 @@ export class KeyStore {
 
   /** The cluster-wide binding counts (one HMGET). */
   async readKeyStats(): Promise<KeyStats> {
-    const [bindings, operator, limit] = await this.redis.hmget(keyStatsKey(this.prefix), 'bindings', 'evicted_operator', 'evicted_retired_limit');
-    return { bindings: Number(bindings ?? 0), evictedOperator: Number(operator ?? 0), evictedRetiredLimit: Number(limit ?? 0) };
+    const [bindings, operator, limit, banned] = await this.redis.hmget(
+      keyStatsKey(this.prefix),
+      'bindings',
+      'evicted_operator',
+      'evicted_retired_limit',
+      'evicted_banned_key',
+    );
+    return {
+      bindings: Number(bindings ?? 0),
+      evictedOperator: Number(operator ?? 0),
+      evictedRetiredLimit: Number(limit ?? 0),
+      evictedBannedKey: Number(banned ?? 0),
+    };
   }
 
   /** Every field of an origin's record (empty when nothing is held), for inspect. */

@@ -9,7 +9,7 @@ export function originRecordKey(prefix: string, serverName: string): string {
 
 /**
  * Cluster-wide counts of key-ID bindings (a hash: `bindings`, `evicted_operator`,
- * `evicted_retired_limit`), kept by the callers of the scripts that bind and evict and read by
+ * `evicted_retired_limit`, `evicted_banned_key`), kept by the callers of the scripts that bind and evict and read by
  * workers at scrape time. One key, so one read wherever it lives in a cluster.
  */
 export function keyStatsKey(prefix: string): string {

@@ -32,7 +32,7 @@ declare module 'ioredis' {
     notaryClaimFetch(key: string, ...args: (string | number)[]): Result<[number, number], Context>;
     notaryRecordFailure(key: string, ...args: (string | number)[]): Result<[number, number], Context>;
     notaryStoreResponse(key: string, ...args: (string | number | Buffer)[]): Result<StoreScriptReply, Context>;
-    notaryEvictKeys(key: string, keyId: string): Result<string[], Context>;
+    notaryEvictKeys(key: string, keyId: string, expectedBody?: string): Result<string[], Context>;
     notaryNoteProblem(key: string, problem: string): Result<number, Context>;
   }
 }

@@ -231,10 +231,10 @@ describe(`at most 3,000 retired key IDs per origin`, () => {
       await s.storeResponse(server, responseBytes('r1'), { validUntilTs: T0_MS + DAY_MS, keys: [...activeKeys(['ed25519:a', 'ed25519:b']), retired('ed25519:x', 5)] }, T0_MS, 0);
       await s.storeResponse(server, responseBytes('r2'), { validUntilTs: T0_MS + DAY_MS, keys: [active('ed25519:c')] }, T0_MS + 1, 0);
       // a, b (gone from the latest) and x are retired: one over the bound of 2, and x was never active.
-      expect(await s.readKeyStats()).toEqual({ bindings: 3, evictedOperator: 0, evictedRetiredLimit: 1 });
+      expect(await s.readKeyStats()).toEqual({ bindings: 3, evictedOperator: 0, evictedRetiredLimit: 1, evictedBannedKey: 0 });
       expect((await s.evict(server, 'ed25519:a')).map((d) => d.keyId)).toEqual(['ed25519:a']);
       expect((await s.evict(server)).map((d) => d.keyId).sort()).toEqual(['ed25519:b', 'ed25519:c']);
-      expect(await s.readKeyStats()).toEqual({ bindings: 0, evictedOperator: 3, evictedRetiredLimit: 1 });
+      expect(await s.readKeyStats()).toEqual({ bindings: 0, evictedOperator: 3, evictedRetiredLimit: 1, evictedBannedKey: 0 });
       expect(await own.exists(originRecordKey(prefix, server))).toBe(0);
     } finally {
       await deleteKeysUnder(own, prefix);
@@ -244,6 +244,20 @@ describe(`at most 3,000 retired key IDs per origin`, () => {
 });
 
 describe('banned keys are never served', () => {
+  it('lets a key ID bound to a banned key be bound anew (a remediated origin republishes it with a throwaway key)', async () => {
+    const server = freshServer();
+    await put(server, 'r1', [active('ed25519:0', 'leaked')], T0_MS); // bound before the ban list named the key
+    const banning = new KeyStore(redis, { prefix: PREFIX, bannedKeys: new BannedKeys(parseBannedKeyList([{ key: bodyOf('ed25519:0', 'leaked') }])) });
+    const before = await banning.readKeyStats();
+    const result = await put(server, 'r2', [active('ed25519:1'), retired('ed25519:0', T0_MS, 'throwaway')], T0_MS + 1, T0_MS + DAY_MS, banning);
+    expect(result.stored && result.unbanned).toEqual([{ keyId: 'ed25519:0', body: bodyOf('ed25519:0', 'leaked') }]);
+    expect((await bindings(server)).get('ed25519:0')!.body).toBe(bodyOf('ed25519:0', 'throwaway'));
+    const after = await banning.readKeyStats();
+    expect(after.evictedBannedKey - before.evictedBannedKey).toBe(1);
+    // Any other collision still refuses the response.
+    expect((await put(server, 'r3', [active('ed25519:1', 'other')], T0_MS + 2, T0_MS + DAY_MS, banning)).stored).toBe(false);
+  });
+
   it('hides a response stored before the ban named its key; an older response answers for its own key', async () => {
     const server = freshServer();
     // The real bodies matter here: the ban is matched against the stored bytes.

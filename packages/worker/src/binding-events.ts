@@ -37,6 +37,12 @@ export function reportBindingChanges(log: Logger, stored: Stored): void {
       'the origin holds more than 3,000 retired key IDs: the ones never seen active, then the oldest, are no longer answerable',
     );
   }
+  if (stored.unbanned.length > 0) {
+    log.warn(
+      { keyIds: stored.unbanned.map((e) => e.keyId), keySha256: stored.unbanned.map((e) => keyFingerprint(e.body)) },
+      'key IDs bound to a banned (known-compromised) key were bound anew to the body the origin publishes now',
+    );
+  }
   if (stored.discarded > 0) {
     log.debug({ discarded: stored.discarded }, 'retired key IDs seen for the first time below the 3,000 bound were not bound');
   }

@@ -11,6 +11,7 @@ export interface KeyStatsReading {
   bindings: number;
   evictedOperator: number;
   evictedRetiredLimit: number;
+  evictedBannedKey: number;
 }
 
 export interface KeyMetrics {
@@ -37,16 +38,21 @@ export function createKeyMetrics(registry: Registry, readStats?: () => Promise<K
       if (stats) this.set(stats.bindings);
     },
   });
-  const reported = { operator: 0, retired_limit: 0 };
+  const reported = { operator: 0, retired_limit: 0, banned_key: 0 };
   new Counter({
     name: `${METRIC_PREFIX}key_bindings_evicted_total`,
-    help: 'Key-ID bindings evicted, cluster-wide, by reason: operator (matrix-notary keys evict), retired_limit (over 3,000 retired key IDs for one origin); aggregate with max',
+    help: 'Key-ID bindings evicted, cluster-wide, by reason: operator (matrix-notary keys evict), retired_limit (over 3,000 retired key IDs for one origin), banned_key (bound to a key of NOTARY_BANNED_KEYS_FILE, rebound); aggregate with max',
     labelNames: ['reason'],
     registers: [registry],
     async collect() {
       const stats = await read();
       if (!stats) return;
-      for (const [reason, value] of [['operator', stats.evictedOperator], ['retired_limit', stats.evictedRetiredLimit]] as const) {
+      const counts = [
+        ['operator', stats.evictedOperator],
+        ['retired_limit', stats.evictedRetiredLimit],
+        ['banned_key', stats.evictedBannedKey],
+      ] as const;
+      for (const [reason, value] of counts) {
         // A counter only goes up: follow the Redis count, and start over if Redis lost it.
         if (value < reported[reason]) {
           this.remove(reason);

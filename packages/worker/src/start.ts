@@ -49,7 +49,7 @@ export async function startWorker(config: WorkerConfig, deps: WorkerDeps): Promi
   try {
     await cryptoReady(); // origin signatures are checked here, before the signer sees them
     await waitForRedis(redis, config.redisUrl);
-    const store = new KeyStore(redis, { prefix: config.redisPrefix });
+    const store = new KeyStore(redis, { prefix: config.redisPrefix, bannedKeys });
     const events = new FetchEventPublisher(redis, config.redisPrefix);
     const metrics = createWorkerMetrics(registry, () => store.readKeyStats());
     if (!deps.fetcher) {

@@ -314,6 +314,30 @@ describe('banned keys (NOTARY_BANNED_KEYS_FILE)', () => {
     }
   });
 
+  test('an origin that retires a banned key by republishing its ID with a throwaway key is accepted, not refused as a collision', async () => {
+    const o = await origin();
+    const leaked = FakeOrigin.newKey('ed25519:0');
+    o.current = [leaked];
+    const before = await notary();
+    await query(before, o.serverName); // bound ed25519:0 to the leaked key before the ban
+    await before.workers[0].stop(); // from now on only the notary with the ban list fetches
+    const ban = banFile([{ key: leaked.publicKeyBase64 }]);
+    try {
+      const after = await notary({ env: { NOTARY_BANNED_KEYS_FILE: ban.file, NOTARY_REDIS_PREFIX: before.prefix } });
+      // The remediation ESS ships: a new key ID, and the old one retired with a throwaway key.
+      o.current = [FakeOrigin.newKey('ed25519:1')];
+      o.old = [{ key: strayKey('ed25519:0'), expiredTs: Date.now() }];
+      o.validUntilTs += DAY_MS;
+      const res = await query(after, o.serverName, ['ed25519:1']);
+      expect(res.json.server_keys).toHaveLength(1);
+      expect(res.json.server_keys[0].old_verify_keys['ed25519:0'].key).toBe(o.old[0].key.publicKeyBase64);
+      expect(await refused(after, 'collision')).toBe(0);
+      expect(await after.registries[0].metrics()).toMatch(/matrix_notary_key_bindings_evicted_total\{reason="banned_key"\} 1\n/);
+    } finally {
+      ban.cleanup();
+    }
+  });
+
   test('a ban list that cannot be read stops the role with a message naming the variable', async () => {
     await expect(notary({ env: { NOTARY_BANNED_KEYS_FILE: '/nonexistent/banned.json' } })).rejects.toThrow(/NOTARY_BANNED_KEYS_FILE/);
     const bad = banFile([{ key: 'AAAA', server: 'typo.example' }]);
