@@ -65,14 +65,14 @@ export function parseBannedKeyList(value: unknown): BannedKey[] {
 /**
  * Text every spelling of a base64 body begins with (standard and URL-safe alphabets, padded or not,
  * whatever the unused low bits of the last character): the characters that encode whole bits of
- * the key. Stored bytes that lack all of them cannot hold the key.
+ * the key. A key whose text does not begin so is not that key.
  */
-function spellingPrefixes(body: string): Buffer[] {
+function spellingPrefixes(body: string): string[] {
   const bytes = decodeBase64(body);
   const whole = Math.floor((bytes.length * 8) / 6);
   const standard = encodeBase64(bytes).slice(0, whole);
   const urlSafe = standard.replace(/\+/g, '-').replace(/\//g, '_');
-  return [...new Set([standard, urlSafe])].map((s) => Buffer.from(s, 'latin1'));
+  return [...new Set([standard, urlSafe])];
 }
 
 interface KeyMatch {
@@ -80,18 +80,35 @@ interface KeyMatch {
   body: string;
 }
 
+/** What precedes every key body in canonical JSON (`{"key":"<base64>"}`, no whitespace). */
+const KEY_MEMBER = Buffer.from('"key":"', 'latin1');
+
 export class BannedKeys {
   private readonly anyServer: BannedKey[] = [];
   private readonly byServer = new Map<string, BannedKey[]>();
-  private readonly prefixes = new Map<BannedKey, Buffer[]>();
+  /** Spelling prefixes of the keys banned for every server, and per server. */
+  private readonly anyServerPrefixes = new Set<string>();
+  private readonly serverPrefixes = new Map<string, Set<string>>();
+  private readonly prefixLengths: number[];
 
   constructor(readonly entries: readonly BannedKey[]) {
+    const lengths = new Set<number>();
     for (const entry of entries) {
-      if (entry.serverName === undefined) this.anyServer.push(entry);
-      else this.byServer.set(entry.serverName, [...(this.byServer.get(entry.serverName) ?? []), entry]);
-      // Bodies of unknown algorithms (not base64) cannot be listed: parseBannedKeyList requires base64.
-      this.prefixes.set(entry, spellingPrefixes(entry.key));
+      let prefixes = this.anyServerPrefixes;
+      if (entry.serverName === undefined) {
+        this.anyServer.push(entry);
+      } else {
+        this.byServer.set(entry.serverName, [...(this.byServer.get(entry.serverName) ?? []), entry]);
+        prefixes = this.serverPrefixes.get(entry.serverName) ?? new Set();
+        this.serverPrefixes.set(entry.serverName, prefixes);
+      }
+      // parseBannedKeyList requires base64 keys, so every entry has spelling prefixes.
+      for (const prefix of spellingPrefixes(entry.key)) {
+        prefixes.add(prefix);
+        lengths.add(prefix.length);
+      }
     }
+    this.prefixLengths = [...lengths];
   }
 
   get size(): number {
@@ -120,14 +137,25 @@ export class BannedKeys {
 
   /**
    * Whether stored response bytes of `serverName` (canonical JSON, so a key is written as the
-   * origin spelled it, unescaped) hold a banned key. Costs a byte search per applicable entry; the
-   * bytes are parsed only when one of them holds a banned key's text, to check the key ID scope
-   * and the exact body.
+   * origin spelled it, right after `"key":"`) hold a banned key. Runs on cache hits: one scan for
+   * `"key":"` and a set lookup per key found, whatever the length of the list; the bytes are
+   * parsed only when a key begins like a banned one, to check the key ID scope and the exact body.
    */
   heldIn(serverName: string, bytes: Buffer): boolean {
     if (this.entries.length === 0) return false;
-    const candidates = this.applicable(serverName).filter((e) => this.prefixes.get(e)!.some((p) => bytes.includes(p)));
-    if (candidates.length === 0) return false;
+    const scoped = this.serverPrefixes.get(serverName);
+    for (let at = bytes.indexOf(KEY_MEMBER); at >= 0; at = bytes.indexOf(KEY_MEMBER, at + KEY_MEMBER.length)) {
+      const start = at + KEY_MEMBER.length;
+      for (const length of this.prefixLengths) {
+        const text = bytes.toString('latin1', start, start + length);
+        if (this.anyServerPrefixes.has(text) || scoped?.has(text)) return this.exactlyHeldIn(serverName, bytes);
+      }
+    }
+    return false;
+  }
+
+  private exactlyHeldIn(serverName: string, bytes: Buffer): boolean {
+    const candidates = this.applicable(serverName);
     let response: { verify_keys?: Record<string, { key?: unknown }>; old_verify_keys?: Record<string, { key?: unknown }> };
     try {
       response = JSON.parse(bytes.toString('utf8'));

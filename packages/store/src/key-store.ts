@@ -6,7 +6,7 @@
 import type Redis from 'ioredis';
 import { KEY_VALIDITY_CAP_MS, MAX_RETIRED_KEYS_PER_ORIGIN, type BannedKeys, type ResponseKey } from '@matrix-notary/protocol';
 import { keyStatsKey, originRecordKey } from './keys';
-import { bindingInHeader, holderOf, parseStoredResponse, type StoredResponse } from './origin-record';
+import { bindingInHeader, headerOf, holderOf, parseStoredResponse, type StoredResponse } from './origin-record';
 import { registerScripts } from './scripts';
 
 export interface OriginQuery {
@@ -109,6 +109,12 @@ export interface OriginRecord {
 }
 
 const KIND_CODES = { active: 'a', retired: 'o', unusable: 'f' } as const;
+/**
+ * Stored responses whose ban verdict is remembered (the list is fixed for the life of the process,
+ * and a stored response never changes: its ID and fetch time name it). Past this many the memory
+ * starts over: a scan costs about a microsecond.
+ */
+const MAX_BAN_VERDICTS = 50_000;
 /** Bindings to banned keys one store may drop (each retry drops one). */
 const MAX_UNBAN_RETRIES = 8;
 /** How much of an error message is kept for inspect. */
@@ -120,6 +126,8 @@ export class KeyStore {
   private readonly emptyRecordTtlMs: number;
   private readonly bannedKeys?: BannedKeys;
   private readonly maxRetiredKeys: number;
+  /** Per server, the ban verdict of the last stored response checked (named by ID and fetch time). */
+  private readonly banVerdicts = new Map<string, { id: number; fetchedTs: number; banned: boolean }>();
 
   constructor(
     private readonly redis: Redis,
@@ -148,7 +156,7 @@ export class KeyStore {
     const replies = await Promise.all(
       queries.map((q) => this.redis.hmgetBuffer(this.key(q.serverName), ...LOOKUP_FIELDS, ...keyFields(q.keyIds))),
     );
-    const judged = replies.map((reply, i) => judge(queries[i], reply, nowMs, this.refreshRequestIntervalMs, this.bannedKeys));
+    const judged = replies.map((reply, i) => judge(queries[i], reply, nowMs, this.refreshRequestIntervalMs, this.servable));
     if (judged.some((j) => j.olderIds.length > 0 || j.refreshCandidate)) {
       const [raced] = await Promise.all([this.addOlderEntries(queries, judged), this.electRefreshers(queries, judged, nowMs)]);
       // A store between the two reads may have removed an older response: read those origins again.
@@ -176,13 +184,24 @@ export class KeyStore {
           raced.push(i);
           return;
         }
-        if (this.bannedKeys?.heldIn(queries[i].serverName, response.bytes)) continue;
+        if (!this.servable(queries[i].serverName, response)) continue;
         older.push(response.bytes);
       }
       finishWithOlder(judged[i], older);
     });
     return raced;
   }
+
+  /** "Never served": false for a stored response that holds a banned key, even one stored before the ban. */
+  private readonly servable = (serverName: string, response: StoredResponse): boolean => {
+    if (this.bannedKeys === undefined) return true;
+    const known = this.banVerdicts.get(serverName);
+    if (known !== undefined && known.id === response.id && known.fetchedTs === response.fetchedTs) return !known.banned;
+    const banned = this.bannedKeys.heldIn(serverName, response.bytes);
+    if (known === undefined && this.banVerdicts.size >= MAX_BAN_VERDICTS) this.banVerdicts.clear();
+    this.banVerdicts.set(serverName, { id: response.id, fetchedTs: response.fetchedTs, banned });
+    return !banned;
+  };
 
   private async electRefreshers(queries: readonly OriginQuery[], judged: Judged[], nowMs: number): Promise<void> {
     const candidates = judged.map((j, i) => [i, j.refreshCandidate] as const).filter(([, c]) => c);
@@ -357,7 +376,7 @@ function num(value: Buffer | null): number {
 interface Judged {
   result: LookupResult;
   /** IDs of older responses answering for asked-for keys the latest does not. */
-  olderIds: string[];
+  olderIds: number[];
   /** The latest response answers for an asked key (or every key is asked) and may be served. */
   latestServable: boolean;
   latestAnswers: boolean;
@@ -386,7 +405,7 @@ function judge(
   reply: (Buffer | null)[],
   nowMs: number,
   refreshRequestIntervalMs: number,
-  banned: BannedKeys | undefined,
+  servable: (serverName: string, response: StoredResponse) => boolean,
 ): Judged {
   const [latest, next, fetched, asked, busy] = reply;
   const mayFetch = nowMs >= num(next);
@@ -403,15 +422,16 @@ function judge(
   }
   const validUntil = stored.validUntilTs;
   // "Never served": a response stored before the ban list named its key is not served either.
-  const latestServable = banned === undefined || !banned.heldIn(q.serverName, stored.bytes);
+  const latestServable = servable(q.serverName, stored);
   let needFetch = validUntil < q.minValidUntilTs || !latestServable;
   let latestAnswers = q.keyIds.length === 0 && latestServable;
-  const olderIds: string[] = [];
+  const olderIds: number[] = [];
+  let header: string | undefined;
   for (let i = 0; i < q.keyIds.length; i++) {
     const field = reply[LOOKUP_FIELDS.length + i];
-    const binding = field !== null ? field.toString('latin1') : bindingInHeader(stored.header, q.keyIds[i]);
+    const binding = field !== null ? field.toString('latin1') : bindingInHeader((header ??= headerOf(stored)), q.keyIds[i]);
     const holder = binding === undefined ? undefined : holderOf(binding);
-    if (holder === undefined || holder === '0') {
+    if (holder === undefined || holder === 0) {
       needFetch = true; // never seen (the origin may have rotated to it), or not usably held
     } else if (holder === stored.id) {
       if (latestServable) latestAnswers = true;

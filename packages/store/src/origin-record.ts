@@ -59,36 +59,75 @@ export function parseBinding(text: string): Binding | undefined {
   };
 }
 
-/** The holder ID of a binding's text, without parsing the rest: `a,17,...` → `17`. */
-export function holderOf(text: string): string | undefined {
-  const first = text.indexOf(',');
-  const second = text.indexOf(',', first + 1);
-  if (first !== 1 || second < 0) return undefined;
-  const holder = text.slice(2, second);
-  return /^\d+$/.test(holder) ? holder : undefined;
+/** The holder ID of a binding's text, without parsing the rest: `a,17,...` → 17 (0: none). */
+export function holderOf(text: string): number | undefined {
+  if (text.charCodeAt(1) !== 0x2c /* , */) return undefined;
+  let holder = 0;
+  let end = 2;
+  for (; end < text.length; end++) {
+    const c = text.charCodeAt(end);
+    if (c === 0x2c) break;
+    if (c < 0x30 || c > 0x39) return undefined;
+    holder = holder * 10 + (c - 0x30);
+  }
+  return end > 2 && end < text.length ? holder : undefined;
 }
 
 export interface StoredResponse {
-  id: string;
+  id: number;
   validUntilTs: number;
   fetchedTs: number;
-  /** The header line (bindings of the latest response's key IDs follow its four fixed fields). */
-  header: string;
   /** The countersigned bytes, as served (a view into the stored value, not a copy). */
   bytes: Buffer;
+  /** The whole stored value and where its header line ends (see headerOf). */
+  value: Buffer;
+  headerEnd: number;
 }
 
+const SPACE = 0x20;
 const NEWLINE = 0x0a;
-const FIXED = /^N1 (\d+) (\d+) (\d+)/;
 
-/** Splits a stored `latest` or `r:<id>` value; undefined for anything in another layout. */
+/** Reads a decimal field of the header at `from` (ending at a space or the newline). */
+function digitsAt(value: Buffer, from: number): [number, number] | undefined {
+  let n = 0;
+  let i = from;
+  for (; i < value.length; i++) {
+    const c = value[i];
+    if (c === SPACE || c === NEWLINE) break;
+    if (c < 0x30 || c > 0x39) return undefined;
+    n = n * 10 + (c - 0x30);
+  }
+  return i === from || i === value.length ? undefined : [n, i];
+}
+
+/**
+ * Splits a stored `latest` or `r:<id>` value, reading only its fixed header fields (this runs on
+ * every cache hit: no regular expression, no string of the whole header); undefined for anything
+ * in another layout.
+ */
 export function parseStoredResponse(value: Buffer): StoredResponse | undefined {
-  const nl = value.indexOf(NEWLINE);
-  if (nl < 0) return undefined;
-  const header = value.toString('latin1', 0, nl);
-  const m = FIXED.exec(header);
-  if (m === null) return undefined;
-  return { id: m[1], validUntilTs: Number(m[2]), fetchedTs: Number(m[3]), header, bytes: value.subarray(nl + 1) };
+  if (value.length < 4 || value[0] !== 0x4e /* N */ || value[1] !== 0x31 /* 1 */ || value[2] !== SPACE) return undefined;
+  const id = digitsAt(value, 3);
+  if (id === undefined || value[id[1]] !== SPACE) return undefined;
+  const valid = digitsAt(value, id[1] + 1);
+  if (valid === undefined || value[valid[1]] !== SPACE) return undefined;
+  const fetched = digitsAt(value, valid[1] + 1);
+  if (fetched === undefined) return undefined;
+  const headerEnd = value.indexOf(NEWLINE, fetched[1]);
+  if (headerEnd < 0) return undefined;
+  return {
+    id: id[0],
+    validUntilTs: valid[0],
+    fetchedTs: fetched[0],
+    bytes: value.subarray(headerEnd + 1),
+    value,
+    headerEnd,
+  };
+}
+
+/** The header line of a stored response (bindings of the latest's key IDs follow its fixed fields). */
+export function headerOf(response: StoredResponse): string {
+  return response.value.toString('latin1', 0, response.headerEnd);
 }
 
 /** The binding text of `keyId` in a latest response's header, or undefined. */

@@ -4,7 +4,7 @@
  * fetch state. Pure; the field names of the JSON are the command's documented `--json` shape.
  */
 import { keyFingerprint, type BannedKeys } from '@matrix-notary/protocol';
-import { bindingsInHeader, parseBinding, parseStoredResponse, type Binding, type BindingState } from './origin-record';
+import { bindingsInHeader, headerOf, parseBinding, parseStoredResponse, type Binding, type BindingState } from './origin-record';
 
 export interface ResponseReport {
   id: number;
@@ -82,7 +82,7 @@ export function describeOriginRecord(serverName: string, fields: Map<string, Buf
   const responses: ResponseReport[] = [];
   const latestValue = fields.get('latest');
   const latest = latestValue === undefined ? undefined : parseStoredResponse(latestValue);
-  if (latest !== undefined) bindings.push(...bindingsInHeader(latest.header));
+  if (latest !== undefined) bindings.push(...bindingsInHeader(headerOf(latest)));
   for (const [field, value] of fields) {
     if (!field.startsWith('k:')) continue;
     const binding = parseBinding(value.toString('latin1'));
@@ -97,13 +97,13 @@ export function describeOriginRecord(serverName: string, fields: Map<string, Buf
     if (response === undefined) continue;
     const keys = keyIdsOf(response.bytes);
     responses.push({
-      id: Number(response.id),
+      id: response.id,
       latest: field === 'latest',
       fetched_ts: response.fetchedTs,
       valid_until_ts: response.validUntilTs,
       verify_keys: keys.verify,
       old_verify_keys: keys.old,
-      answers_for: bindings.filter(([, b]) => b.holder === response.id).map(([keyId]) => keyId),
+      answers_for: bindings.filter(([, b]) => Number(b.holder) === response.id).map(([keyId]) => keyId),
       bytes: response.bytes.length,
     });
   }

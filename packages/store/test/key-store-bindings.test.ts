@@ -9,6 +9,7 @@ import type Redis from 'ioredis';
 import { BannedKeys, parseBannedKeyList, type ResponseKey } from '@matrix-notary/protocol';
 import {
   bindingsInHeader,
+  headerOf,
   createRedis,
   KeyStore,
   originRecordKey,
@@ -58,7 +59,7 @@ async function served(server: string, keyIds: string[], atMs = T0_MS + HOUR_MS, 
 async function bindings(server: string): Promise<Map<string, Binding>> {
   const all = await redis.hgetallBuffer(originRecordKey(PREFIX, server));
   const out = new Map<string, Binding>();
-  if (all.latest) for (const [keyId, b] of bindingsInHeader(parseStoredResponse(all.latest)!.header)) out.set(keyId, b);
+  if (all.latest) for (const [keyId, b] of bindingsInHeader(headerOf(parseStoredResponse(all.latest)!))) out.set(keyId, b);
   for (const [field, value] of Object.entries(all)) {
     if (field.startsWith('k:')) out.set(field.slice(2), parseBinding(value.toString('latin1'))!);
   }
