@@ -159,6 +159,20 @@ describe('key history', () => {
   });
 });
 
+describe('memory per cached server', () => {
+  it('holds a response once: a 1 KB origin response (1.1 KB countersigned) with one key fits in 1.7 KB of Redis memory', async () => {
+    const server = freshServer();
+    const countersigned = Buffer.alloc(1104, 0x61); // what a 1,000-byte origin response becomes once countersigned
+    await store.storeResponse(server, countersigned, { validUntilTs: T0_MS + DAY_MS, keys: [active('ed25519:a_RXGa')] }, T0_MS, INTERVAL_MS);
+    const all = await redis.hgetallBuffer(originRecordKey(PREFIX, server));
+    expect(Object.values(all).filter((v) => v.includes(countersigned))).toHaveLength(1);
+    // 1,592 bytes on Redis 7.0 (the layout before key bindings held the bytes twice: 3,280). The
+    // bytes and the header share jemalloc's 1,280-byte class; the hash's three fields cost the rest.
+    const usage = Number(await redis.call('MEMORY', 'USAGE', originRecordKey(PREFIX, server), 'SAMPLES', '0'));
+    expect(usage).toBeLessThanOrEqual(1700);
+  });
+});
+
 describe('expired_ts too far ahead (MSC4499: malformed for that key only)', () => {
   it('is not used to answer for that key ID, while the rest of the response serves', async () => {
     const server = freshServer();
