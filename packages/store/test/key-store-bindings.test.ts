@@ -159,6 +159,23 @@ describe('key history', () => {
   });
 });
 
+describe('the last problem (shown by inspect)', () => {
+  it('is written only into a record that exists, keeps its TTL, and is cleared by the next stored response', async () => {
+    const server = freshServer();
+    const key = originRecordKey(PREFIX, server);
+    await store.noteProblem(server, T0_MS, 'timeout', 'no answer');
+    expect(await redis.exists(key)).toBe(0); // a name never claimed leaves nothing behind
+    await store.claimFetch(server, T0_MS, INTERVAL_MS);
+    const ttl = await redis.pttl(key);
+    await store.noteProblem(server, T0_MS, 'timeout', 'no answer\nat all');
+    expect(await redis.hget(key, 'err')).toBe(`${T0_MS} timeout no answer at all`);
+    expect(await redis.pttl(key)).toBeGreaterThan(0);
+    expect(await redis.pttl(key)).toBeLessThanOrEqual(ttl);
+    await put(server, 'r1', [active('ed25519:a')], T0_MS + SECOND_MS);
+    expect(await redis.hget(key, 'err')).toBeNull();
+  });
+});
+
 describe('memory per cached server', () => {
   it('holds a response once: a 1 KB origin response (1.1 KB countersigned) with one key fits in 1.7 KB of Redis memory', async () => {
     const server = freshServer();
