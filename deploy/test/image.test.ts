@@ -12,7 +12,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { cryptoReady, decodeBase64, verifyJsonSignature } from '@matrix-notary/protocol';
+import { decodeBase64, verifyJsonSignature } from '@matrix-notary/protocol';
 import { freeLoopbackPort } from '../../packages/cli/src/embedded-redis';
 import { REPO, run, runOk } from './support';
 
@@ -100,7 +100,6 @@ test('no dev dependencies, test helpers or TypeScript sources ship', () => {
 });
 
 test('`docker run --network host --read-only IMAGE all` serves a self-signed /_matrix/key/v2/server as a non-root user', async () => {
-  await cryptoReady();
   const [redisPort, apiPort, metricsPort] = await Promise.all([freeLoopbackPort(), freeLoopbackPort(), freeLoopbackPort()]);
   redis = spawn('redis-server', ['--port', String(redisPort), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--maxmemory-policy', 'noeviction', '--dir', dir], { stdio: 'ignore' });
   const started = Date.now();

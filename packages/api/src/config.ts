@@ -19,6 +19,8 @@ export interface ApiConfig {
   maxQueuedFetches: number;
   /** Who a request is from, and how much it may ask (DESIGN behaviour 9). */
   clients: ClientLimitsConfig;
+  /** NOTARY_BANNED_KEYS_FILE: stored responses holding one of its keys are never served. */
+  bannedKeysFile?: string;
   logLevel: string;
 }
 
@@ -57,6 +59,7 @@ export function readApiConfig(reader: VariableReader): ApiConfig {
       burst: reader.optional('NOTARY_CLIENT_BURST') as number,
       newOriginsPerMin: reader.optional('NOTARY_CLIENT_NEW_ORIGINS_PER_MIN') as number,
     },
+    bannedKeysFile: reader.optional('NOTARY_BANNED_KEYS_FILE'),
     logLevel: reader.optional('NOTARY_LOG_LEVEL') as string,
   };
 }

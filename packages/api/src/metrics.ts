@@ -50,6 +50,9 @@ export function createApiMetrics(registry: Registry): ApiMetrics {
     labelNames: ['how'],
     registers: [registry],
   });
+  // Every series exists from the start (at 0), so rate() and alerts see them before the first event.
+  for (const reason of ['client_budget', 'queue_full']) notFetched.inc({ reason }, 0);
+  for (const how of ['pod_copy', 'unavailable']) degraded.inc({ how }, 0);
   const recorders = new Map<string, { count: { inc(): void }; time: { observe(v: number): void } }>();
   return {
     observeRequest(route, method, status, seconds) {

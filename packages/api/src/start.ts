@@ -5,7 +5,7 @@
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { closeServer, createLogger, createRegistry, settleWithin, startMetricsListener, type HealthCheck, type Logger, type MetricsListener } from '@matrix-notary/common';
+import { closeServer, createLogger, createRegistry, readBannedKeysFile, settleWithin, startMetricsListener, type HealthCheck, type Logger, type MetricsListener } from '@matrix-notary/common';
 import { closeRedis, createRedis, FetchWaiter, KeyStore, RefreshQueue, waitForRedis } from '@matrix-notary/store';
 import type { Registry } from 'prom-client';
 import type { ApiConfig } from './config';
@@ -41,6 +41,7 @@ const QUEUE_CLOSE_MS = 1000;
 export async function startApi(config: ApiConfig, deps: ApiDeps): Promise<ApiHandle> {
   const logger = deps.logger ?? createLogger({ role: 'api', level: config.logLevel });
   const registry = deps.registry ?? createRegistry('api');
+  const bannedKeys = await readBannedKeysFile(config.bannedKeysFile);
   const onError = (err: Error) => logger.warn({ err: err.message }, 'Redis connection error (retrying)');
   const redis = createRedis(config.redisUrl, { connectionName: `${config.redisPrefix}-api`, onError, failFast: true });
   // Only adds jobs (never blocks), so it fails fast like the lookup connection during an outage.
@@ -52,7 +53,7 @@ export async function startApi(config: ApiConfig, deps: ApiDeps): Promise<ApiHan
   let queue: RefreshQueue | undefined;
   try {
     await Promise.all([waitForRedis(redis, config.redisUrl), waitForRedis(queueRedis, config.redisUrl)]);
-    const store = new KeyStore(redis, { prefix: config.redisPrefix });
+    const store = new KeyStore(redis, { prefix: config.redisPrefix, bannedKeys });
     queue = new RefreshQueue(queueRedis, { prefix: config.redisPrefix, maxWaitingJobs: config.maxQueuedFetches });
     const waiter = new FetchWaiter(subscriber, config.redisPrefix);
     await waiter.start();

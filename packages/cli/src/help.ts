@@ -19,6 +19,9 @@ roles (configured by environment variables; see the README):
 commands:
   generate-key [--out FILE]     make a new signing key; prints its key ID and public key
   verify-event ...              verify event signatures under room-version rules
+  inspect SERVER [--json]       what the notary holds for SERVER (responses, key bindings, fetch state)
+  keys evict SERVER [KEY_ID] [--json]
+                                drop a key-ID binding (or everything held for SERVER)
   --version                     print the version
   help                          this text
 

@@ -9,6 +9,8 @@ import { EmbeddedRedisUnavailable } from './embedded-redis';
 import { generateKey } from './generate-key';
 import { cliVersion, ROLE_HELP, USAGE } from './help';
 import { startAll, startApiRole, startSignerRole, startWorkerRole, type RoleHandle } from './roles';
+import { runInspect } from './inspect';
+import { runKeys } from './keys-evict';
 import { StartupError } from './startup-error';
 import { runVerifyEvent } from './verify-event';
 
@@ -93,6 +95,8 @@ export async function main(argv: string[]): Promise<void> {
     code = await generateKey(args, process.stdout, process.stderr);
   } else if (command === 'verify-event') {
     code = await runVerifyEvent(args, { stdout: process.stdout, stderr: process.stderr, stdin: process.stdin, env: process.env });
+  } else if (command === 'inspect' || command === 'keys') {
+    code = await (command === 'inspect' ? runInspect : runKeys)(args, { stdout: process.stdout, stderr: process.stderr, env: process.env });
   } else if (command === 'help' || command === '--help' || command === '-h') {
     process.stdout.write(USAGE);
     code = 0;

@@ -109,7 +109,7 @@ test('a role given an argument it does not take exits 2 with its help', async ()
 });
 
 test('--help of each command prints its help and starts nothing', async () => {
-  for (const command of ['all', 'api', 'worker', 'signer', 'generate-key', 'verify-event']) {
+  for (const command of ['all', 'api', 'worker', 'signer', 'generate-key', 'verify-event', 'inspect', 'keys']) {
     // No Redis, no key, no server name: a role that started anyway would fail, not print help.
     const res = await runCli([command, '--help'], {}, 20_000, cwd);
     expect({ command, code: res.code }).toEqual({ command, code: 0 });

@@ -5,3 +5,4 @@ export * from './hot-path-metrics';
 export * from './config';
 export * from './cidr-set';
 export * from './settle-within';
+export * from './banned-keys-file';

@@ -6,4 +6,6 @@ export * from './signing';
 export * from './server-name';
 export * from './key-id';
 export * from './key-response';
+export * from './key-bindings';
+export * from './banned-keys';
 export * from './validity';

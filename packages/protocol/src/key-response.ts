@@ -3,17 +3,19 @@
  * countersigns or stores it (DESIGN behaviour 5). Two levels:
  *  - checkSelfSignedKeyResponse: what makes a countersignature safe (structure, canonical JSON,
  *    a valid self-signature by `server_name`); the signer needs only this.
- *  - validateOriginKeyResponse: plus the worker's policy (the server asked, minimum validity).
+ *    MSC4499's payload rules are here too (at most 50 `verify_keys` and 3,000 `old_verify_keys`,
+ *    one body per key ID across both maps): a response breaking them is `malformed`.
+ *  - validateOriginKeyResponse: plus the worker's policy (the server asked, minimum validity,
+ *    banned keys), and how each key is to be bound and answered for.
  */
 import { decodeBase64 } from './base64';
 import { canonicalJsonBytes, CanonicalJsonError, type JsonObject } from './canonical-json';
+import type { BannedKeys } from './banned-keys';
 import { ED25519_PUBLIC_KEY_BYTES } from './ed25519';
+import { keyIdWithTwoBodies, MAX_OLD_VERIFY_KEYS, MAX_VERIFY_KEYS, responseKeys, type ResponseKey } from './key-bindings';
 import { isValidKeyId } from './key-id';
 import { isValidServerName } from './server-name';
 import { signedBytes, verifyJsonSignature, type Signatures } from './signing';
-
-/** More keys than any real server publishes; bounds the work a hostile origin can cause. */
-export const MAX_KEYS_PER_RESPONSE = 1000;
 
 export interface VerifyKey {
   key: string;
@@ -37,22 +39,30 @@ export type RefusalReason =
   | 'bad_server_name'
   | 'bad_valid_until_ts'
   | 'malformed_verify_key'
-  | 'too_many_keys'
+  /** MSC4499: too many keys, or one key ID with two bodies (a repeated member name is found by the parser). */
+  | 'malformed'
+  | 'banned_key'
   | 'not_canonical_json'
   | 'no_valid_signature'
   | 'bad_signature'
   | 'wrong_server_name'
   | 'expires_too_soon';
 
-export type KeyResponseCheck =
-  | { ok: true; response: ServerKeyResponse; keyIds: string[] }
-  | { ok: false; reason: RefusalReason; message: string };
+export interface KeyResponseRefusal {
+  ok: false;
+  reason: RefusalReason;
+  message: string;
+}
+
+export type KeyResponseCheck = { ok: true; response: ServerKeyResponse; keyIds: string[] } | KeyResponseRefusal;
+
+export type OriginResponseCheck = { ok: true; response: ServerKeyResponse; keyIds: string[]; keys: ResponseKey[] } | KeyResponseRefusal;
 
 function isPlainObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
-function refuse(reason: RefusalReason, message: string): KeyResponseCheck {
+function refuse(reason: RefusalReason, message: string): KeyResponseRefusal {
   return { ok: false, reason, message };
 }
 
@@ -90,12 +100,22 @@ export function checkSelfSignedKeyResponse(value: unknown): KeyResponseCheck {
   if (!Number.isSafeInteger(value.valid_until_ts) || (value.valid_until_ts as number) < 0) {
     return refuse('bad_valid_until_ts', 'valid_until_ts is missing or not a non-negative integer');
   }
+  // The ceilings come first: they bound the work (base64 decoding, hashing) a hostile origin causes.
+  if (isPlainObject(value.verify_keys) && Object.keys(value.verify_keys).length > MAX_VERIFY_KEYS) {
+    return refuse('malformed', `more than ${MAX_VERIFY_KEYS} keys in verify_keys`);
+  }
+  if (isPlainObject(value.old_verify_keys) && Object.keys(value.old_verify_keys).length > MAX_OLD_VERIFY_KEYS) {
+    return refuse('malformed', `more than ${MAX_OLD_VERIFY_KEYS} keys in old_verify_keys`);
+  }
   const bad = checkKeyMap(value.verify_keys, false) ?? (value.old_verify_keys === undefined ? null : checkKeyMap(value.old_verify_keys, true));
   if (bad) return refuse('malformed_verify_key', bad);
   const verifyKeys = value.verify_keys as Record<string, VerifyKey>;
   const oldKeys = (value.old_verify_keys ?? {}) as Record<string, OldVerifyKey>;
+  const twoBodies = keyIdWithTwoBodies({ verify_keys: verifyKeys, old_verify_keys: oldKeys });
+  if (twoBodies !== undefined) {
+    return refuse('malformed', `key ${twoBodies} has one body in verify_keys and another in old_verify_keys`);
+  }
   const keyIds = [...new Set([...Object.keys(verifyKeys), ...Object.keys(oldKeys)])];
-  if (keyIds.length > MAX_KEYS_PER_RESPONSE) return refuse('too_many_keys', `more than ${MAX_KEYS_PER_RESPONSE} keys`);
 
   let bytes: Buffer;
   try {
@@ -130,10 +150,15 @@ export interface OriginPolicy {
   nowMs: number;
   /** Refuse responses valid for less than this from now; 0 turns the refusal off. */
   minValidityMs: number;
+  /** Keys never served (NOTARY_BANNED_KEYS_FILE): a response holding one is refused. */
+  bannedKeys?: BannedKeys;
 }
 
-/** The worker's full check: the signer's checks plus the notary's policy. */
-export function validateOriginKeyResponse(value: unknown, policy: OriginPolicy): KeyResponseCheck {
+/**
+ * The worker's full check: the signer's checks plus the notary's policy. A response that passes
+ * comes with its keys as the store is to bind them (`keys`, judged at `policy.nowMs`).
+ */
+export function validateOriginKeyResponse(value: unknown, policy: OriginPolicy): OriginResponseCheck {
   if (isPlainObject(value) && typeof value.server_name === 'string' && value.server_name !== policy.serverName) {
     return refuse('wrong_server_name', `server_name ${JSON.stringify(value.server_name)} is not the server asked (${policy.serverName})`);
   }
@@ -142,13 +167,19 @@ export function validateOriginKeyResponse(value: unknown, policy: OriginPolicy):
   if (check.response.server_name !== policy.serverName) {
     return refuse('wrong_server_name', `server_name is not the server asked (${policy.serverName})`);
   }
+  const keys = responseKeys(check.response, policy.nowMs);
+  const banned = policy.bannedKeys?.find(policy.serverName, keys);
+  if (banned !== undefined) {
+    const note = banned.entry.note === undefined ? '' : ` (${banned.entry.note})`;
+    return refuse('banned_key', `key ${banned.keyId} is a known-compromised key listed in NOTARY_BANNED_KEYS_FILE${note}`);
+  }
   if (policy.minValidityMs > 0 && check.response.valid_until_ts < policy.nowMs + policy.minValidityMs) {
     return refuse(
       'expires_too_soon',
       `valid_until_ts ${check.response.valid_until_ts} is less than ${Math.round(policy.minValidityMs / 1000)} s from now`,
     );
   }
-  return check;
+  return { ...check, keys };
 }
 
 /**

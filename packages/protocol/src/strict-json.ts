@@ -8,6 +8,14 @@ import { CanonicalJsonError, MAX_JSON_DEPTH, MAX_SAFE_JSON_INTEGER, type JsonVal
 
 const INTEGER = /^-?(0|[1-9][0-9]*)$/;
 
+/** A JSON object repeats a member name (MSC4499 refuses such key responses whole, as malformed). */
+export class DuplicateMemberError extends CanonicalJsonError {
+  constructor(message: string) {
+    super(message);
+    this.name = 'DuplicateMemberError';
+  }
+}
+
 /**
  * Scans the number tokens and nesting of (already valid) JSON text, outside strings; throws
  * CanonicalJsonError on what canonical JSON cannot hold: a number that is not written as an
@@ -88,7 +96,7 @@ function assertNoDuplicateKeys(text: string): void {
       const top = stack[stack.length - 1];
       if (expectKey && top) {
         const key = JSON.parse(text.slice(i, j + 1)) as string;
-        if (top.has(key)) throw new CanonicalJsonError(`duplicate key ${JSON.stringify(key)} in an object`);
+        if (top.has(key)) throw new DuplicateMemberError(`duplicate key ${JSON.stringify(key)} in an object`);
         top.add(key);
         expectKey = false;
       }

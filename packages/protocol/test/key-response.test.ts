@@ -3,13 +3,17 @@
  * passes with exactly one thing changed, and the notary's countersigned copy.
  */
 import {
+  BannedKeys,
   canonicalJsonBytes,
   CanonicalJsonError,
   checkSelfSignedKeyResponse,
   countersignedCopy,
   encodeBase64,
   encodeCanonicalJson,
-  MAX_KEYS_PER_RESPONSE,
+  DuplicateMemberError,
+  MAX_OLD_VERIFY_KEYS,
+  MAX_VERIFY_KEYS,
+  parseBannedKeyList,
   parseStrictJson,
   signDetached,
   signJson,
@@ -100,14 +104,58 @@ describe('checkSelfSignedKeyResponse (the signer check)', () => {
     });
   });
 
-  test(`more than ${MAX_KEYS_PER_RESPONSE} keys is too_many_keys`, () => {
-    const kp = testKeyPair(1);
-    const r = originResponse({}, false);
-    const old: JsonObject = {};
-    for (let i = 0; i < MAX_KEYS_PER_RESPONSE; i++) old[`ed25519:k${i}`] = { key: publicKeyBase64(kp), expired_ts: 1 };
-    r.old_verify_keys = old;
-    const signed = signJson(r, 'origin.example', 'ed25519:abc', kp.secretKey);
-    expect(reasonOf(checkSelfSignedKeyResponse(signed))).toBe('too_many_keys');
+  describe('MSC4499 payload rules: malformed', () => {
+    function withKeys(verify: number, old: number, kp = testKeyPair(1)): JsonObject {
+      const r = originResponse({}, false);
+      const verifyKeys: JsonObject = { 'ed25519:abc': { key: publicKeyBase64(kp) } };
+      for (let i = 1; i < verify; i++) verifyKeys[`ed25519:v${i}`] = { key: publicKeyBase64(testKeyPair(100 + (i % 50))) };
+      const oldKeys: JsonObject = {};
+      for (let i = 0; i < old; i++) oldKeys[`ed25519:o${i}`] = { key: publicKeyBase64(kp), expired_ts: 1 };
+      r.verify_keys = verifyKeys;
+      r.old_verify_keys = oldKeys;
+      return signJson(r, 'origin.example', 'ed25519:abc', kp.secretKey) as JsonObject;
+    }
+
+    test(`${MAX_VERIFY_KEYS} verify_keys pass; ${MAX_VERIFY_KEYS + 1} are malformed`, () => {
+      expect(reasonOf(checkSelfSignedKeyResponse(withKeys(MAX_VERIFY_KEYS, 0)))).toBe('ok');
+      expect(reasonOf(checkSelfSignedKeyResponse(withKeys(MAX_VERIFY_KEYS + 1, 0)))).toBe('malformed');
+    });
+
+    test(`${MAX_OLD_VERIFY_KEYS} old_verify_keys pass; ${MAX_OLD_VERIFY_KEYS + 1} are malformed`, () => {
+      expect(reasonOf(checkSelfSignedKeyResponse(withKeys(1, MAX_OLD_VERIFY_KEYS)))).toBe('ok');
+      expect(reasonOf(checkSelfSignedKeyResponse(withKeys(1, MAX_OLD_VERIFY_KEYS + 1)))).toBe('malformed');
+    });
+
+    test('one key ID with another body in old_verify_keys is malformed; the same body in both maps is fine', () => {
+      const kp = testKeyPair(1);
+      const same = originResponse({}, false);
+      same.old_verify_keys = { 'ed25519:abc': { key: publicKeyBase64(kp), expired_ts: 1 } };
+      expect(reasonOf(checkSelfSignedKeyResponse(signJson(same, 'origin.example', 'ed25519:abc', kp.secretKey)))).toBe('ok');
+
+      const sameUrlSafe = originResponse({}, false);
+      const urlSafe = Buffer.from(kp.publicKey).toString('base64url');
+      sameUrlSafe.old_verify_keys = { 'ed25519:abc': { key: urlSafe, expired_ts: 1 } };
+      expect(reasonOf(checkSelfSignedKeyResponse(signJson(sameUrlSafe, 'origin.example', 'ed25519:abc', kp.secretKey)))).toBe('ok');
+
+      const other = originResponse({}, false);
+      other.old_verify_keys = { 'ed25519:abc': { key: publicKeyBase64(testKeyPair(2)), expired_ts: 1 } };
+      const check = checkSelfSignedKeyResponse(signJson(other, 'origin.example', 'ed25519:abc', kp.secretKey));
+      expect(reasonOf(check)).toBe('malformed');
+      expect(check.ok ? '' : check.message).toContain('ed25519:abc');
+    });
+
+    test('a member name repeated in any object, at any depth, is refused by the parser as a DuplicateMemberError', () => {
+      const text = encodeCanonicalJson(originResponse({ extra: { deep: { deeper: { x: 1 } } } }));
+      for (const spoilt of [
+        text.replace('"x":1', '"x":1,"x":1'),
+        text.replace('"x":1', '"x":1,"\u0078":2'), // the same name, escaped
+        text.replace('"valid_until_ts":', '"server_name":"origin.example","valid_until_ts":'),
+      ]) {
+        expect(spoilt).not.toBe(text);
+        expect(() => parseStrictJson(spoilt)).toThrow(DuplicateMemberError);
+      }
+      expect(() => parseStrictJson(text)).not.toThrow();
+    });
   });
 
   test.each([
@@ -262,6 +310,38 @@ describe('validateOriginKeyResponse (the worker check)', () => {
     const r = originResponse({ validUntilTs: NOW_MS - DAY_MS });
     r.valid_until_ts = NOW_MS - DAY_MS + 1;
     expect(reasonOf(validateOriginKeyResponse(r, { ...POLICY, minValidityMs: 0 }))).toBe('bad_signature');
+  });
+
+  test('a passing response comes with its keys as the store binds them, expired_ts judged at nowMs', () => {
+    const kp = testKeyPair(1);
+    const r = originResponse({}, false);
+    r.old_verify_keys = {
+      'ed25519:past': { key: publicKeyBase64(testKeyPair(2)), expired_ts: NOW_MS - DAY_MS },
+      'ed25519:skew': { key: publicKeyBase64(testKeyPair(3)), expired_ts: NOW_MS + 5 * 60 * 1000 },
+      'ed25519:future': { key: publicKeyBase64(testKeyPair(4)), expired_ts: NOW_MS + 5 * 60 * 1000 + 1 },
+    };
+    const check = validateOriginKeyResponse(signJson(r, 'origin.example', 'ed25519:abc', kp.secretKey), POLICY);
+    if (!check.ok) throw new Error(check.message);
+    expect(check.keys).toEqual([
+      { keyId: 'ed25519:abc', body: publicKeyBase64(kp), kind: 'active' },
+      { keyId: 'ed25519:past', body: publicKeyBase64(testKeyPair(2)), kind: 'retired', expiredTs: NOW_MS - DAY_MS },
+      { keyId: 'ed25519:skew', body: publicKeyBase64(testKeyPair(3)), kind: 'retired', expiredTs: NOW_MS + 5 * 60 * 1000 },
+      { keyId: 'ed25519:future', body: publicKeyBase64(testKeyPair(4)), kind: 'unusable' },
+    ]);
+  });
+
+  test('a response holding a banned key is banned_key, whether the key is current or retired', () => {
+    const kp = testKeyPair(1);
+    const banned = new BannedKeys(parseBannedKeyList([{ key: publicKeyBase64(testKeyPair(2)), note: 'leaked' }]));
+    expect(reasonOf(validateOriginKeyResponse(originResponse(), { ...POLICY, bannedKeys: banned }))).toBe('ok');
+    const current = originResponse({ keyPair: testKeyPair(2) });
+    const check = validateOriginKeyResponse(current, { ...POLICY, bannedKeys: banned });
+    expect(reasonOf(check)).toBe('banned_key');
+    expect(check.ok ? '' : check.message).toContain('leaked');
+    const retired = originResponse({}, false);
+    retired.old_verify_keys = { 'ed25519:old': { key: publicKeyBase64(testKeyPair(2)), expired_ts: 1 } };
+    const signed = signJson(retired, 'origin.example', 'ed25519:abc', kp.secretKey);
+    expect(reasonOf(validateOriginKeyResponse(signed, { ...POLICY, bannedKeys: banned }))).toBe('banned_key');
   });
 
   test('a response parsed from text holding a float never gets that far: parseStrictJson refuses it', () => {

@@ -7,6 +7,15 @@ export function originRecordKey(prefix: string, serverName: string): string {
   return `${prefix}:origin:{${serverName}}`;
 }
 
+/**
+ * Cluster-wide counts of key-ID bindings (a hash: `bindings`, `evicted_operator`,
+ * `evicted_retired_limit`, `evicted_banned_key`), kept by the callers of the scripts that bind and evict and read by
+ * workers at scrape time. One key, so one read wherever it lives in a cluster.
+ */
+export function keyStatsKey(prefix: string): string {
+  return `${prefix}:key-stats`;
+}
+
 export function fetchEventsChannel(prefix: string): string {
   return `${prefix}:fetch-events`;
 }

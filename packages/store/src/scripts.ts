@@ -17,14 +17,23 @@ const SCRIPTS = {
   notaryClaimFetch: script('claim-fetch-1.lua'),
   notaryRecordFailure: script('record-failure-1.lua'),
   notaryStoreResponse: script('store-response-1.lua'),
+  notaryEvictKeys: script('evict-keys-1.lua'),
+  notaryNoteProblem: script('note-problem-1.lua'),
 };
+
+/** What store-response-1.lua returns (see the script). */
+export type StoreScriptReply =
+  | ['collision', string, string, string]
+  | ['stored', string, number, string[], string[], number];
 
 declare module 'ioredis' {
   interface RedisCommander<Context> {
     notaryMarkRefresh(key: string, nowMs: number, intervalMs: number): Result<number, Context>;
     notaryClaimFetch(key: string, ...args: (string | number)[]): Result<[number, number], Context>;
     notaryRecordFailure(key: string, ...args: (string | number)[]): Result<[number, number], Context>;
-    notaryStoreResponse(key: string, ...args: (string | number | Buffer)[]): Result<string, Context>;
+    notaryStoreResponse(key: string, ...args: (string | number | Buffer)[]): Result<StoreScriptReply, Context>;
+    notaryEvictKeys(key: string, keyId: string, expectedBody?: string): Result<string[], Context>;
+    notaryNoteProblem(key: string, problem: string): Result<number, Context>;
   }
 }
 

@@ -5,7 +5,7 @@
  */
 import type Redis from 'ioredis';
 import { createRedis, KeyStore, originRecordKey } from '@matrix-notary/store';
-import { deleteKeysUnder, DAY_MS, HOUR_MS, MINUTE_MS, responseBytes, SECOND_MS, T0_MS, testRedisUrl, uniquePrefix } from './redis-test-helpers';
+import { activeKeys, deleteKeysUnder, DAY_MS, HOUR_MS, MINUTE_MS, responseBytes, SECOND_MS, T0_MS, testRedisUrl, uniquePrefix } from './redis-test-helpers';
 
 const PREFIX = uniquePrefix();
 const EMPTY_RECORD_TTL_MS = 10 * MINUTE_MS;
@@ -55,7 +55,7 @@ describe('KeyStore.claimFetch: one fetch per origin at a time, at most one per i
     expect(await claim(server, T0_MS)).toEqual(ALLOWED);
     expect(await claim(server, T0_MS, 'job-b')).toEqual(refused(LEASE_MS));
     expect(await claim(server, T0_MS + LEASE_MS - 1, 'job-b')).toEqual(refused(1));
-    await store.storeResponse(server, responseBytes('ok'), T0_MS + DAY_MS, ['ed25519:a'], T0_MS + SECOND_MS, INTERVAL_MS);
+    await store.storeResponse(server, responseBytes('ok'), { validUntilTs: T0_MS + DAY_MS, keys: activeKeys(['ed25519:a']) }, T0_MS + SECOND_MS, INTERVAL_MS);
     expect(await claim(server, T0_MS + SECOND_MS + INTERVAL_MS - 1, 'job-b')).toEqual(refused(1));
     expect(await claim(server, T0_MS + SECOND_MS + INTERVAL_MS, 'job-b')).toEqual(ALLOWED);
   });
@@ -83,7 +83,7 @@ describe('KeyStore.claimFetch: one fetch per origin at a time, at most one per i
 
   it('reports a claim as superseded when a fetch ended (stored or failed) after it was asked for', async () => {
     const stored = freshServer();
-    await store.storeResponse(stored, responseBytes('fresh'), T0_MS + DAY_MS, ['ed25519:a'], T0_MS, 0);
+    await store.storeResponse(stored, responseBytes('fresh'), { validUntilTs: T0_MS + DAY_MS, keys: activeKeys(['ed25519:a']) }, T0_MS, 0);
     expect(await claim(stored, T0_MS + HOUR_MS, 'job-a', T0_MS - 1)).toEqual({ allowed: false, superseded: true, waitMs: 0 });
     expect(await claim(stored, T0_MS + HOUR_MS, 'job-a', T0_MS + 1)).toEqual(ALLOWED);
 
@@ -134,7 +134,7 @@ describe('KeyStore.recordFailure: doubling backoff', () => {
     const server = freshServer();
     for (let n = 1; n <= 3; n++) await store.recordFailure(server, T0_MS, INTERVAL_MS, MAX_BACKOFF_MS);
     const storedMs = T0_MS + MINUTE_MS;
-    await store.storeResponse(server, responseBytes('ok'), storedMs + DAY_MS, ['ed25519:a'], storedMs, INTERVAL_MS);
+    await store.storeResponse(server, responseBytes('ok'), { validUntilTs: storedMs + DAY_MS, keys: activeKeys(['ed25519:a']) }, storedMs, INTERVAL_MS);
     // A success holds the origin for one plain interval, not a backed-off one.
     expect((await store.claimFetch(server, storedMs + INTERVAL_MS - 1, 'job')).allowed).toBe(false);
     expect((await store.claimFetch(server, storedMs + INTERVAL_MS, 'job')).allowed).toBe(true);
@@ -187,7 +187,7 @@ describe('KeyStore: records without a response expire, records with one do not',
     const server = freshServer();
     await store.claimFetch(server, T0_MS, 'job');
     expect(await pttl(server)).toBeGreaterThan(0);
-    await store.storeResponse(server, responseBytes('kept'), T0_MS + DAY_MS, ['ed25519:a'], T0_MS, MINUTE_MS);
+    await store.storeResponse(server, responseBytes('kept'), { validUntilTs: T0_MS + DAY_MS, keys: activeKeys(['ed25519:a']) }, T0_MS, MINUTE_MS);
     expect(await pttl(server)).toBe(-1);
 
     await store.claimFetch(server, T0_MS + MINUTE_MS, 'job');
@@ -198,7 +198,7 @@ describe('KeyStore: records without a response expire, records with one do not',
 
   it('gives a record created by storeResponse alone no TTL', async () => {
     const server = freshServer();
-    await store.storeResponse(server, responseBytes('kept'), T0_MS + DAY_MS, ['ed25519:a'], T0_MS, MINUTE_MS);
+    await store.storeResponse(server, responseBytes('kept'), { validUntilTs: T0_MS + DAY_MS, keys: activeKeys(['ed25519:a']) }, T0_MS, MINUTE_MS);
     expect(await pttl(server)).toBe(-1);
   });
 });
@@ -232,7 +232,7 @@ describe('KeyStore: backoff is never shorter than the interval', () => {
     const stored = freshServer();
     const failed = freshServer();
     const untouched = freshServer();
-    await store.storeResponse(stored, responseBytes('s'), T0_MS + DAY_MS, ['ed25519:a'], T0_MS + 10, 0);
+    await store.storeResponse(stored, responseBytes('s'), { validUntilTs: T0_MS + DAY_MS, keys: activeKeys(['ed25519:a']) }, T0_MS + 10, 0);
     await store.recordFailure(failed, T0_MS + 20, 0, HOUR_MS);
     expect(await store.endedSince([stored, failed, untouched], T0_MS + 10)).toEqual([true, true, false]);
     expect(await store.endedSince([stored, failed], T0_MS + 21)).toEqual([false, false]);

@@ -6,7 +6,7 @@
 import type Redis from 'ioredis';
 import { KEY_VALIDITY_CAP_MS } from '@matrix-notary/protocol';
 import { createRedis, KeyStore, type LookupResult } from '@matrix-notary/store';
-import { deleteKeysUnder, DAY_MS, HOUR_MS, MINUTE_MS, responseBytes, SECOND_MS, T0_MS, testRedisUrl, uniquePrefix } from './redis-test-helpers';
+import { activeKeys, deleteKeysUnder, DAY_MS, HOUR_MS, MINUTE_MS, responseBytes, SECOND_MS, T0_MS, testRedisUrl, uniquePrefix } from './redis-test-helpers';
 
 const PREFIX = uniquePrefix();
 const INTERVAL_MS = MINUTE_MS;
@@ -39,7 +39,7 @@ async function lookupOne(serverName: string, nowMs: number, opts: { keyIds?: str
 
 /** Stores one response holding ed25519:a, fetched at fetchedMs and valid until validUntilTs. */
 async function storeAt(serverName: string, fetchedMs: number, validUntilTs: number): Promise<void> {
-  await store.storeResponse(serverName, responseBytes(serverName), validUntilTs, ['ed25519:a'], fetchedMs, INTERVAL_MS);
+  await store.storeResponse(serverName, responseBytes(serverName), { validUntilTs: validUntilTs, keys: activeKeys(['ed25519:a']) }, fetchedMs, INTERVAL_MS);
 }
 
 describe('KeyStore.lookup: needFetch', () => {

@@ -8,8 +8,8 @@
  * that knows this order.
  */
 import type Redis from 'ioredis';
-import { createRedis, KeyStore, originRecordKey, type OriginQuery } from '@matrix-notary/store';
-import { deleteKeysUnder, DAY_MS, HOUR_MS, labelsOf, responseBytes, SECOND_MS, T0_MS, testRedisUrl, uniquePrefix } from './redis-test-helpers';
+import { createRedis, KeyStore, originRecordKey, parseStoredResponse, type OriginQuery } from '@matrix-notary/store';
+import { activeKeys, deleteKeysUnder, DAY_MS, HOUR_MS, labelsOf, responseBytes, SECOND_MS, T0_MS, testRedisUrl, uniquePrefix } from './redis-test-helpers';
 
 const PREFIX = uniquePrefix();
 const INTERVAL_MS = 60 * SECOND_MS;
@@ -37,7 +37,7 @@ function freshServer(): string {
 
 /** Stores responseBytes(label) as the origin's latest response, holding keyIds, fetched at T0 + step s. */
 async function storeAs(serverName: string, label: string, keyIds: string[], step: number): Promise<void> {
-  await store.storeResponse(serverName, responseBytes(label), VALID_UNTIL_TS, keyIds, T0_MS + step * SECOND_MS, INTERVAL_MS);
+  await store.storeResponse(serverName, responseBytes(label), { validUntilTs: VALID_UNTIL_TS, keys: activeKeys(keyIds) }, T0_MS + step * SECOND_MS, INTERVAL_MS);
 }
 
 /** The labels a lookup is expected to serve: the older responses (for keys the latest lacks), then the latest. */
@@ -51,14 +51,13 @@ async function served(serverName: string, keyIds: string[]): Promise<string[]> {
   return labelsOf(result.entries);
 }
 
-/**
- * The labels of every distinct response body still held in the origin's record (whatever the
- * field names: the latest one is also kept under a fixed field for one-read cache hits).
- */
+/** The labels of every response still held in the origin's record (the latest and the older ones). */
 async function heldResponses(serverName: string): Promise<string[]> {
   const all = await redis.hgetallBuffer(originRecordKey(PREFIX, serverName));
-  const bodies = Object.values(all).filter((v) => v.toString('latin1').startsWith('{"server_keys_for":'));
-  return [...new Set(labelsOf(bodies))].sort();
+  const bodies = Object.entries(all)
+    .filter(([field]) => field === 'latest' || field.startsWith('r:'))
+    .map(([, value]) => parseStoredResponse(value)!.bytes);
+  return labelsOf(bodies).sort();
 }
 
 describe('KeyStore: storeResponse then lookup', () => {

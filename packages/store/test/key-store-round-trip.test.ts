@@ -5,7 +5,7 @@
  */
 import type Redis from 'ioredis';
 import { createRedis, KeyStore, originRecordKey, type OriginQuery } from '@matrix-notary/store';
-import { deleteKeysUnder, DAY_MS, labelsOf, MINUTE_MS, responseBytes, T0_MS, testRedisUrl, uniquePrefix } from './redis-test-helpers';
+import { activeKeys, deleteKeysUnder, DAY_MS, labelsOf, MINUTE_MS, responseBytes, T0_MS, testRedisUrl, uniquePrefix } from './redis-test-helpers';
 
 const PREFIX = uniquePrefix();
 const ORIGIN_COUNT = 100;
@@ -34,7 +34,7 @@ async function seed(): Promise<OriginQuery[]> {
   const queries: OriginQuery[] = [];
   for (let i = 0; i < ORIGIN_COUNT; i++) {
     if (i % 3 !== 0) {
-      await store.storeResponse(serverName(i), responseBytes(`origin-${i}`), T0_MS + DAY_MS, ['ed25519:a'], T0_MS, MINUTE_MS);
+      await store.storeResponse(serverName(i), responseBytes(`origin-${i}`), { validUntilTs: T0_MS + DAY_MS, keys: activeKeys(['ed25519:a']) }, T0_MS, MINUTE_MS);
     }
     queries.push({ serverName: serverName(i), keyIds: i % 2 === 0 ? [] : ['ed25519:a'], minValidUntilTs: T0_MS });
   }

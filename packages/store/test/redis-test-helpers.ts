@@ -2,8 +2,9 @@
  * Shared by the store's tests: the private test Redis (started by jest's global setup), a unique key
  * prefix per test file, and cleanup of every key under that prefix.
  */
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import type Redis from 'ioredis';
+import type { ResponseKey } from '@matrix-notary/protocol';
 
 /** A fixed, explicit clock: tests drive `nowMs` themselves and never sleep for rate limits. */
 export const T0_MS = 1_700_000_000_000;
@@ -49,4 +50,14 @@ export function labelsOf(entries: readonly Buffer[]): string[] {
     if (m && b.equals(responseBytes(m[1]))) return m[1];
     return `unexpected bytes ${b.toString('hex')}`;
   });
+}
+
+/** A stand-in key body, the same for a key ID every time (so tests that do not test bindings never collide). */
+export function bodyOf(keyId: string, variant = ''): string {
+  return createHash('sha256').update(keyId + variant).digest('base64').replace(/=+$/, '');
+}
+
+/** The keys of a response that lists every given key ID in verify_keys. */
+export function activeKeys(keyIds: readonly string[]): ResponseKey[] {
+  return keyIds.map((keyId) => ({ keyId, body: bodyOf(keyId), kind: 'active' }));
 }

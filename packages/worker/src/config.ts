@@ -14,6 +14,8 @@ export interface WorkerConfig {
   originMinIntervalMs: number;
   originMaxBackoffMs: number;
   minKeyValidityMs: number;
+  /** NOTARY_BANNED_KEYS_FILE: responses holding one of its keys are refused. */
+  bannedKeysFile?: string;
   /** Refresh jobs one worker process runs at once. */
   concurrency: number;
   logLevel: string;
@@ -31,6 +33,7 @@ export function readWorkerConfig(reader: VariableReader): WorkerConfig {
     originMinIntervalMs: reader.optional('NOTARY_ORIGIN_MIN_INTERVAL_S') as number,
     originMaxBackoffMs: reader.optional('NOTARY_ORIGIN_MAX_BACKOFF_S') as number,
     minKeyValidityMs: reader.optional('NOTARY_MIN_KEY_VALIDITY_S') as number,
+    bannedKeysFile: reader.optional('NOTARY_BANNED_KEYS_FILE'),
     concurrency: 32,
     logLevel: reader.optional('NOTARY_LOG_LEVEL') as string,
   };

@@ -2,3 +2,5 @@ export * from './config';
 export * from './metrics';
 export * from './refresh-origin';
 export * from './start';
+export * from './key-metrics';
+export * from './binding-events';

@@ -1,15 +1,18 @@
 /** The worker role's metrics. */
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import { METRIC_PREFIX } from '@matrix-notary/common';
+import { createKeyMetrics, type KeyMetrics, type KeyStatsReading } from './key-metrics';
 
 export interface WorkerMetrics {
   refreshes: Counter<'outcome'>;
   refusals: Counter<'reason'>;
   fetchSeconds: Histogram<string>;
+  keys: KeyMetrics;
 }
 
-export function createWorkerMetrics(registry: Registry): WorkerMetrics {
+export function createWorkerMetrics(registry: Registry, readKeyStats?: () => Promise<KeyStatsReading>): WorkerMetrics {
   return {
+    keys: createKeyMetrics(registry, readKeyStats),
     refreshes: new Counter({
       name: `${METRIC_PREFIX}refreshes_total`,
       help: 'Origin refresh jobs by outcome: stored, refused (response failed a check), failed (the fetch failed), skipped (interval, backoff or another fetch), deferred (the signer was unavailable: retried later)',
@@ -18,7 +21,7 @@ export function createWorkerMetrics(registry: Registry): WorkerMetrics {
     }),
     refusals: new Counter({
       name: `${METRIC_PREFIX}origin_responses_refused_total`,
-      help: 'Origin key responses refused, by reason (wrong_server_name, bad_signature, expires_too_soon, ...)',
+      help: 'Origin key responses refused, by reason (wrong_server_name, bad_signature, expires_too_soon, malformed, collision, banned_key, ...)',
       labelNames: ['reason'],
       registers: [registry],
     }),

@@ -11,8 +11,9 @@
  * down, so an outage neither wastes nor repeats the origin's fetch.
  */
 import type { Logger } from '@matrix-notary/common';
-import { parseStrictJson, validateOriginKeyResponse, CanonicalJsonError } from '@matrix-notary/protocol';
+import { parseStrictJson, validateOriginKeyResponse, CanonicalJsonError, DuplicateMemberError, type BannedKeys } from '@matrix-notary/protocol';
 import type { FetchEventPublisher, FetchOutcome, KeyStore } from '@matrix-notary/store';
+import { collisionRefusal, reportBindingChanges } from './binding-events';
 import type { WorkerMetrics } from './metrics';
 import type { SignerGate } from './signer-gate';
 
@@ -31,6 +32,8 @@ export interface RefreshPolicy {
   minKeyValidityMs: number;
   /** How long one refresh may take (origin timeout plus the signer's share): the fetch's lease. */
   fetchLeaseMs: number;
+  /** NOTARY_BANNED_KEYS_FILE: a response holding one of these keys is refused. */
+  bannedKeys?: BannedKeys;
 }
 
 export interface RefreshDeps {
@@ -84,10 +87,11 @@ export async function refreshOrigin(serverName: string, deps: RefreshDeps, attem
     await deps.events.publish(serverName, outcome);
     return outcome;
   };
-  const refuse = async (reason: string, message: string): Promise<FetchOutcome> => {
+  const refuse = async (reason: string, message: string, details: Record<string, unknown> = {}): Promise<FetchOutcome> => {
     metrics.refusals.inc({ reason });
     const { failures, waitMs } = await store.recordFailure(serverName, now(), policy.minIntervalMs, policy.maxBackoffMs);
-    log.warn({ reason, failures, retryInMs: waitMs }, `refused the origin's key response: ${message}`);
+    await store.noteProblem(serverName, now(), reason, message);
+    log.warn({ reason, failures, retryInMs: waitMs, ...details }, `refused the origin's key response: ${message}`);
     return finish('refused');
   };
 
@@ -113,6 +117,7 @@ export async function refreshOrigin(serverName: string, deps: RefreshDeps, attem
     } catch (err) {
       const reason = (err as { reason?: string }).reason ?? 'error';
       const { failures, waitMs } = await store.recordFailure(serverName, now(), policy.minIntervalMs, policy.maxBackoffMs);
+      await store.noteProblem(serverName, now(), reason, (err as Error).message);
       // The federation client has logged the failure with its reason (once); this adds the backoff.
       log.debug({ reason, failures, retryInMs: waitMs }, 'origin fetch failed: backing off');
       return finish('failed');
@@ -125,13 +130,16 @@ export async function refreshOrigin(serverName: string, deps: RefreshDeps, attem
   try {
     parsed = parseStrictJson(body.toString('utf8'));
   } catch (err) {
-    return refuse(err instanceof CanonicalJsonError ? 'not_canonical_json' : 'not_json', (err as Error).message);
+    // A repeated member name is MSC4499's "malformed": the parsers of different servers disagree on it.
+    const reason = err instanceof DuplicateMemberError ? 'malformed' : err instanceof CanonicalJsonError ? 'not_canonical_json' : 'not_json';
+    return refuse(reason, (err as Error).message);
   }
   // A kept response is judged again now: time has passed since it was fetched.
   const check = validateOriginKeyResponse(parsed, {
     serverName,
     nowMs: now(),
     minValidityMs: policy.minKeyValidityMs,
+    bannedKeys: policy.bannedKeys,
   });
   if (!check.ok) return refuse(check.reason, check.message);
 
@@ -154,14 +162,22 @@ export async function refreshOrigin(serverName: string, deps: RefreshDeps, attem
     throw new RefreshDeferred(`the signer could not countersign: ${(err as Error).message}`);
   }
 
-  await store.storeResponse(
+  const stored = await store.storeResponse(
     serverName,
     countersigned,
-    check.response.valid_until_ts,
-    check.keyIds,
+    { validUntilTs: check.response.valid_until_ts, keys: check.keys },
     now(),
     policy.minIntervalMs,
   );
-  log.info({ validUntilTs: check.response.valid_until_ts, keys: check.keyIds.length }, 'stored the origin\'s keys');
+  if (!stored.stored) {
+    metrics.keys.collisions.inc();
+    const { message, details } = collisionRefusal(stored.collision);
+    return refuse('collision', message, details);
+  }
+  reportBindingChanges(log, stored);
+  log.info(
+    { validUntilTs: check.response.valid_until_ts, keys: check.keyIds.length, newBindings: stored.bindingsAdded },
+    'stored the origin\'s keys',
+  );
   return finish('stored');
 }

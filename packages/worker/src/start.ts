@@ -3,7 +3,7 @@
  * returns a handle whose `stop()` waits for running jobs and closes every connection.
  */
 import { Queue, Worker } from 'bullmq';
-import { createLogger, createRegistry, settleWithin, startMetricsListener, type Logger, type MetricsListener } from '@matrix-notary/common';
+import { createLogger, createRegistry, readBannedKeysFile, settleWithin, startMetricsListener, type Logger, type MetricsListener } from '@matrix-notary/common';
 import { FederationClient } from '@matrix-notary/federation';
 import {
   bullPrefix,
@@ -49,6 +49,7 @@ const QUEUE_CLOSE_MS = 1000;
 export async function startWorker(config: WorkerConfig, deps: WorkerDeps): Promise<WorkerHandle> {
   const logger = deps.logger ?? createLogger({ role: 'worker', level: config.logLevel });
   const registry = deps.registry ?? createRegistry('worker');
+  const bannedKeys = await readBannedKeysFile(config.bannedKeysFile);
   const onError = (err: Error) => logger.warn({ err: err.message }, 'Redis connection error (retrying)');
   const redis = createRedis(config.redisUrl, { connectionName: `${config.redisPrefix}-worker`, onError });
   const bullRedis = createRedis(config.redisUrl, { blocking: true, connectionName: `${config.redisPrefix}-worker-queue`, onError });
@@ -58,9 +59,9 @@ export async function startWorker(config: WorkerConfig, deps: WorkerDeps): Promi
   let queueView: Queue<RefreshJobData> | undefined;
   try {
     await waitForRedis(redis, config.redisUrl);
-    const store = new KeyStore(redis, { prefix: config.redisPrefix });
+    const store = new KeyStore(redis, { prefix: config.redisPrefix, bannedKeys });
     const events = new FetchEventPublisher(redis, config.redisPrefix);
-    const metrics = createWorkerMetrics(registry);
+    const metrics = createWorkerMetrics(registry, () => store.readKeyStats());
     // Reads the queue's state for the gauges; it adds nothing.
     queueView = new Queue<RefreshJobData>(REFRESH_QUEUE_NAME, { connection: redis, prefix: bullPrefix(config.redisPrefix) });
     const view = queueView;
@@ -82,6 +83,7 @@ export async function startWorker(config: WorkerConfig, deps: WorkerDeps): Promi
       maxBackoffMs: config.originMaxBackoffMs,
       minKeyValidityMs: config.minKeyValidityMs,
       fetchLeaseMs: config.origin.totalTimeoutMs + SIGNER_SHARE_MS,
+      bannedKeys,
     };
     const signer = meterSigner(deps.signer, registry);
     const gate = new SignerGate(() => signer.ownKeys());
@@ -117,7 +119,10 @@ export async function startWorker(config: WorkerConfig, deps: WorkerDeps): Promi
       if (!worker.isRunning()) throw new Error('the worker is not consuming the refresh queue');
     };
     if (!deps.registry) metricsListener = await startMetricsListener(registry, config.metricsPort, config.metricsBind, health);
-    logger.info({ concurrency: config.concurrency, metricsPort: metricsListener?.port }, 'worker consuming the refresh queue');
+    logger.info(
+      { concurrency: config.concurrency, metricsPort: metricsListener?.port, bannedKeys: bannedKeys.size },
+      'worker consuming the refresh queue',
+    );
 
     let stopped = false;
     return {

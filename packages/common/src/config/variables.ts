@@ -181,6 +181,12 @@ export const VARIABLES = {
     doc: 'refuse origin responses valid for less than this from now; 0 = no refusal',
     schema: integer(0, 365 * DAY_S).transform((s) => s * SECOND_MS),
   }),
+  NOTARY_BANNED_KEYS_FILE: variable({
+    name: 'NOTARY_BANNED_KEYS_FILE',
+    defaultDoc: 'none',
+    doc: 'JSON list of `{"server_name"?, "key_id"?, "key": base64, "note"?}` entries: key bodies never served (compromised keys); a response that holds one is refused',
+    schema: nonEmpty,
+  }),
   NOTARY_FETCH_WAIT_MS: variable({
     name: 'NOTARY_FETCH_WAIT_MS',
     default: '5000',

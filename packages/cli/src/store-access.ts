@@ -1,0 +1,89 @@
+/**
+ * How the operator commands (inspect, keys evict) reach the store: the same variables as the roles
+ * (REDIS_URL, NOTARY_REDIS_PREFIX), straight to Redis, no other role needed.
+ */
+import { ConfigError, readBannedKeysFile, VariableReader } from '@matrix-notary/common';
+import { isValidServerName, type BannedKeys } from '@matrix-notary/protocol';
+import { createRedis, KeyStore, redactUrl, waitForRedis, type Redis } from '@matrix-notary/store';
+
+/** Exit codes of the operator commands. */
+export const EXIT_OK = 0;
+/** Redis unreachable, or nothing held to act on. */
+export const EXIT_FAILED = 1;
+/** Bad usage or configuration. */
+export const EXIT_USAGE = 2;
+
+const REDIS_WAIT_MS = 5000;
+
+export interface CommandIo {
+  stdout: NodeJS.WritableStream;
+  stderr: NodeJS.WritableStream;
+  env: NodeJS.ProcessEnv;
+}
+
+export class UsageError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'UsageError';
+  }
+}
+
+export interface OpenStore {
+  store: KeyStore;
+  redis: Redis;
+  bannedKeys: BannedKeys;
+  close(): Promise<void>;
+}
+
+export function checkServerName(name: string | undefined): string {
+  if (name === undefined) throw new UsageError('a server name is required');
+  if (!isValidServerName(name)) throw new UsageError(`${JSON.stringify(name)} is not a valid server name`);
+  return name;
+}
+
+/** Connects as the roles do; throws ConfigError or a Redis error whose message names REDIS_URL. */
+export async function openStore(env: NodeJS.ProcessEnv, command: string): Promise<OpenStore> {
+  const reader = new VariableReader(env);
+  const redisUrl = reader.optional('REDIS_URL') as string;
+  const prefix = reader.optional('NOTARY_REDIS_PREFIX') as string;
+  const bannedKeysFile = reader.optional('NOTARY_BANNED_KEYS_FILE');
+  reader.done();
+  const bannedKeys = await readBannedKeysFile(bannedKeysFile);
+  const redis = createRedis(redisUrl, { connectionName: `${prefix}-${command}` });
+  try {
+    await waitForRedis(redis, redisUrl, REDIS_WAIT_MS);
+  } catch (err) {
+    redis.disconnect();
+    throw new Error(`cannot reach Redis at ${redactUrl(redisUrl)} (REDIS_URL): ${(err as Error).message}`);
+  }
+  return {
+    store: new KeyStore(redis, { prefix }),
+    redis,
+    bannedKeys,
+    close: async () => {
+      await redis.quit().catch(() => redis.disconnect());
+    },
+  };
+}
+
+/** Runs a command body with the store open; maps the errors a person can act on to a line and an exit code. */
+export async function withStore(io: CommandIo, command: string, usage: string, body: (s: OpenStore) => Promise<number>): Promise<number> {
+  let open: OpenStore | undefined;
+  try {
+    open = await openStore(io.env, command);
+    return await body(open);
+  } catch (err) {
+    if (err instanceof UsageError) {
+      io.stderr.write(`matrix-notary ${command}: ${err.message}\n\n${usage}`);
+      return EXIT_USAGE;
+    }
+    if (err instanceof ConfigError) {
+      io.stderr.write(`matrix-notary ${command}: ${err.message}\n`);
+      return EXIT_USAGE;
+    }
+    io.stderr.write(`matrix-notary ${command}: ${(err as Error).message}\n`);
+    return EXIT_FAILED;
+  } finally {
+    await open?.close();
+  }
+}
