@@ -3,3 +3,4 @@ export * from './read';
 export * from './doc';
 export * from './origin-fetch';
 export * from './role-common';
+export * from './redis';
