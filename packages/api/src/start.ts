@@ -6,7 +6,7 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { closeServer, createLogger, createRegistry, startMetricsListener, type Logger, type MetricsListener } from '@matrix-notary/common';
-import { createRedis, FetchWaiter, KeyStore, RefreshQueue, waitForRedis } from '@matrix-notary/store';
+import { FetchWaiter, KeyStore, RedisConnections, RefreshQueue } from '@matrix-notary/store';
 import type { Registry } from 'prom-client';
 import type { ApiConfig } from './config';
 import { createExpressApp } from './express-app';
@@ -32,19 +32,19 @@ export interface ApiHandle {
 export async function startApi(config: ApiConfig, deps: ApiDeps): Promise<ApiHandle> {
   const logger = deps.logger ?? createLogger({ role: 'api', level: config.logLevel });
   const registry = deps.registry ?? createRegistry('api');
-  const onError = (err: Error) => logger.warn({ err: err.message }, 'Redis connection error (retrying)');
-  const redis = createRedis(config.redisUrl, { connectionName: `${config.redisPrefix}-api`, onError });
+  const connections = await RedisConnections.open(config.redis, { logger, registry, name: `${config.redisPrefix}-api` });
+  const redis = connections.client('lookup');
   // Only adds jobs (never blocks), so it fails fast like the lookup connection during an outage.
-  const queueRedis = createRedis(config.redisUrl, { connectionName: `${config.redisPrefix}-api-queue`, onError });
-  const subscriber = createRedis(config.redisUrl, { blocking: true, connectionName: `${config.redisPrefix}-api-events`, onError });
-  const closeRedis = () => Promise.all([redis, queueRedis, subscriber].map((r) => r.quit().catch(() => r.disconnect())));
+  const queueRedis = connections.client('queue');
+  const subscriber = connections.client('events', { blocking: true });
+  const closeRedis = () => connections.close();
   let metricsListener: MetricsListener | undefined;
   let server: http.Server | undefined;
   let queue: RefreshQueue | undefined;
   try {
-    await waitForRedis(redis, config.redisUrl);
     const store = new KeyStore(redis, { prefix: config.redisPrefix });
     queue = new RefreshQueue(queueRedis, { prefix: config.redisPrefix, maxWaitingJobs: config.maxQueuedFetches });
+    connections.watch(queue.queue, 'queue', { count: false });
     const waiter = new FetchWaiter(subscriber, config.redisPrefix);
     await waiter.start();
     const ownKeys = new OwnKeysCache(deps.signer, logger);

@@ -4,6 +4,7 @@
  */
 import { ConfigError } from '@matrix-notary/common';
 import { generateSigningKeyFile, KeyFileError, parseSigningKeyFile, SignerUnavailableError, writeSigningKeyFile } from '@matrix-notary/signer';
+import { RedisStartupError } from '@matrix-notary/store';
 import { EmbeddedRedisUnavailable } from './embedded-redis';
 import { startAll, startApiRole, startSignerRole, startWorkerRole, type RoleHandle } from './roles';
 import { runVerifyEvent } from './verify-event';
@@ -35,6 +36,7 @@ const ROLES: Record<string, (env: NodeJS.ProcessEnv) => Promise<RoleHandle>> = {
 function explain(err: unknown): string | undefined {
   if (err instanceof ConfigError) return err.message;
   if (err instanceof EmbeddedRedisUnavailable || err instanceof KeyFileError || err instanceof SignerUnavailableError) return err.message;
+  if (err instanceof RedisStartupError) return err.message;
   const e = err as NodeJS.ErrnoException & { address?: string; port?: number };
   if (e?.code === 'EADDRINUSE') {
     return `port ${e.port} on ${e.address} is already in use: stop what uses it or choose another port (NOTARY_PORT, NOTARY_METRICS_PORT, NOTARY_SIGNER_PORT)`;

@@ -108,7 +108,9 @@ export async function startAll(env: Env, opts: AllOptions = {}): Promise<RoleHan
   const dataDir = opts.dataDir ?? path.resolve('data');
 
   let embedded: EmbeddedRedis | undefined;
-  if (!env.REDIS_URL && !(await redisAnswers(DEFAULT_REDIS_HOST, DEFAULT_REDIS_PORT))) {
+  // Only when no Redis at all is configured (REDIS_SENTINELS or REDIS_CLUSTER_NODES name one too).
+  const redisConfigured = Boolean(env.REDIS_URL || env.REDIS_SENTINELS || env.REDIS_CLUSTER_NODES);
+  if (!redisConfigured && !(await redisAnswers(DEFAULT_REDIS_HOST, DEFAULT_REDIS_PORT))) {
     embedded = await startEmbeddedRedis(path.join(dataDir, 'redis'));
     effective.REDIS_URL = embedded.url;
     logger.info({ redis: embedded.url, dir: path.join(dataDir, 'redis') }, 'no Redis at redis://127.0.0.1:6379: started a private redis-server');
@@ -127,7 +129,7 @@ export async function startAll(env: Env, opts: AllOptions = {}): Promise<RoleHan
     }
     // In one process the signer is called directly and opens no port; the token guards nothing
     // here but keeps the configuration the same shape as the split roles'.
-    if (!env.NOTARY_SIGNER_TOKEN) effective.NOTARY_SIGNER_TOKEN = randomBytes(24).toString('base64url');
+    if (!env.NOTARY_SIGNER_TOKEN && !env.NOTARY_SIGNER_TOKEN_FILE) effective.NOTARY_SIGNER_TOKEN = randomBytes(24).toString('base64url');
 
     const reader = new VariableReader(effective);
     const signerConfig = readSignerConfig(reader);

@@ -5,6 +5,7 @@ import { renderConfigTable, VARIABLES } from '@matrix-notary/common';
 import { createApiMetrics } from '@matrix-notary/api';
 import { FederationClient } from '@matrix-notary/federation';
 import { SIGNER_OPERATIONS_METRIC } from '@matrix-notary/signer';
+import { REDIS_ERRORS_METRIC } from '@matrix-notary/store';
 import { createWorkerMetrics } from '@matrix-notary/worker';
 import { Registry } from 'prom-client';
 
@@ -47,7 +48,7 @@ test('every metric the roles register is in the README metrics table', async () 
   });
   await client.close();
   const names = (await registry.getMetricsAsJSON()).map((m) => m.name);
-  names.push(SIGNER_OPERATIONS_METRIC);
+  names.push(SIGNER_OPERATIONS_METRIC, REDIS_ERRORS_METRIC);
   expect(names.length).toBeGreaterThan(8);
   for (const name of names) expect(README).toContain(`| \`${name}\` |`);
 });

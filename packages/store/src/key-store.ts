@@ -2,9 +2,9 @@
  * The notary's Redis model for origin responses, rate limits and backoff. Every operation is one
  * Lua script on one origin's record, so reads and writes that belong together are never split.
  */
-import type Redis from 'ioredis';
 import { KEY_VALIDITY_CAP_MS } from '@matrix-notary/protocol';
 import { originRecordKey } from './keys';
+import type { RedisClient } from './redis';
 import { registerScripts } from './scripts';
 
 export interface OriginQuery {
@@ -56,7 +56,7 @@ export class KeyStore {
   private readonly emptyRecordTtlMs: number;
 
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     opts: KeyStoreOptions,
   ) {
     registerScripts(redis);
@@ -70,24 +70,20 @@ export class KeyStore {
   }
 
   /**
-   * Looks up many origins: one pipelined HMGET of fixed fields per origin (one round trip), a
-   * second only for the rare origin whose asked-for keys live in older responses, and a tiny
-   * script only for the rare caller elected to ask for a background refresh.
+   * Looks up many origins: one HMGET of fixed fields per origin, all sent in one tick (the
+   * connection's auto-pipelining makes that one round trip per Redis node), a second only for the
+   * rare origin whose asked-for keys live in older responses, and a tiny script only for the rare
+   * caller elected to ask for a background refresh.
+   *
+   * Reads of several origins are per-command calls gathered with Promise.all, never an explicit
+   * pipeline(): on a Redis Cluster the origins live on different nodes, and an ioredis cluster
+   * pipeline must stay within one node.
    */
   async lookup(queries: readonly OriginQuery[], nowMs: number, retries = 2): Promise<LookupResult[]> {
     if (queries.length === 0) return [];
-    let replies: (Buffer | null)[][];
-    if (queries.length === 1) {
-      const q = queries[0];
-      replies = [await this.redis.hmgetBuffer(this.key(q.serverName), ...LOOKUP_FIELDS, ...keyFields(q.keyIds))];
-    } else {
-      const pipeline = this.redis.pipeline();
-      for (const q of queries) pipeline.hmgetBuffer(this.key(q.serverName), ...LOOKUP_FIELDS, ...keyFields(q.keyIds));
-      replies = ((await pipeline.exec()) ?? []).map(([err, reply]) => {
-        if (err) throw err;
-        return reply as (Buffer | null)[];
-      });
-    }
+    const replies = await Promise.all(
+      queries.map((q) => this.redis.hmgetBuffer(this.key(q.serverName), ...LOOKUP_FIELDS, ...keyFields(q.keyIds))),
+    );
     const judged = replies.map((reply, i) => judge(queries[i], reply, nowMs, this.refreshRequestIntervalMs));
     if (judged.some((j) => j.olderIds.length > 0 || j.refreshCandidate)) {
       const [raced] = await Promise.all([this.addOlderEntries(queries, judged), this.electRefreshers(queries, judged, nowMs)]);
@@ -105,13 +101,11 @@ export class KeyStore {
     const wanted = judged.map((j, i) => [i, j.olderIds] as const).filter(([, ids]) => ids.length > 0);
     if (wanted.length === 0) return [];
     const raced: number[] = [];
-    const pipeline = this.redis.pipeline();
-    for (const [i, ids] of wanted) pipeline.hmgetBuffer(this.key(queries[i].serverName), ...ids.map((id) => `r:${id}`));
-    const replies = (await pipeline.exec()) ?? [];
+    const replies = await Promise.all(
+      wanted.map(([i, ids]) => this.redis.hmgetBuffer(this.key(queries[i].serverName), ...ids.map((id) => `r:${id}`))),
+    );
     wanted.forEach(([i], k) => {
-      const [err, reply] = replies[k];
-      if (err) throw err;
-      const replies_ = reply as (Buffer | null)[];
+      const replies_ = replies[k];
       if (replies_.includes(null)) raced.push(i);
       const older = replies_.filter((b): b is Buffer => b !== null);
       // Older responses holding asked-for keys come first, the latest last (as Synapse and sytest
@@ -124,27 +118,19 @@ export class KeyStore {
   private async electRefreshers(queries: readonly OriginQuery[], judged: Judged[], nowMs: number): Promise<void> {
     const candidates = judged.map((j, i) => [i, j.refreshCandidate] as const).filter(([, c]) => c);
     if (candidates.length === 0) return;
-    const pipeline = this.redis.pipeline();
-    for (const [i] of candidates) pipeline.notaryMarkRefresh(this.key(queries[i].serverName), nowMs, this.refreshRequestIntervalMs);
-    const replies = (await pipeline.exec()) ?? [];
+    const elected = await Promise.all(
+      candidates.map(([i]) => this.redis.notaryMarkRefresh(this.key(queries[i].serverName), nowMs, this.refreshRequestIntervalMs)),
+    );
     candidates.forEach(([i], k) => {
-      const [err, elected] = replies[k];
-      if (err) throw err;
-      judged[i].result.refreshDue = elected === 1;
+      judged[i].result.refreshDue = elected[k] === 1;
     });
   }
 
   /** For each origin: has a fetch ended (stored or failed) at or after `sinceMs`? */
   async endedSince(serverNames: readonly string[], sinceMs: number): Promise<boolean[]> {
     if (serverNames.length === 0) return [];
-    const pipeline = this.redis.pipeline();
-    for (const name of serverNames) pipeline.hmget(this.key(name), 'fetched', 'failed');
-    const replies = (await pipeline.exec()) ?? [];
-    return replies.map(([err, reply]) => {
-      if (err) throw err;
-      const [fetched, failed] = reply as (string | null)[];
-      return Number(fetched ?? 0) >= sinceMs || Number(failed ?? 0) >= sinceMs;
-    });
+    const replies = await Promise.all(serverNames.map((name) => this.redis.hmget(this.key(name), 'fetched', 'failed')));
+    return replies.map(([fetched, failed]) => Number(fetched ?? 0) >= sinceMs || Number(failed ?? 0) >= sinceMs);
   }
 
   /**

@@ -3,8 +3,8 @@
  * for an origin waits or runs, asking again adds nothing: one fetch per origin across the cluster.
  */
 import { Queue } from 'bullmq';
-import type Redis from 'ioredis';
 import { refreshJobId } from './keys';
+import type { RedisClient } from './redis';
 
 export const REFRESH_QUEUE_NAME = 'refresh';
 
@@ -17,8 +17,13 @@ export interface RefreshJobData {
   requestedAt: number;
 }
 
+/**
+ * BullMQ's key prefix. Its scripts touch many keys of a queue at once, so on a Redis Cluster they
+ * must all hash to one slot: the braces make `prefix` the hash tag of every queue key, and keys
+ * still start with `prefix:` like every other key of the deployment.
+ */
 export function bullPrefix(prefix: string): string {
-  return `${prefix}:bull`;
+  return `${prefix}:bull:{${prefix}}`;
 }
 
 export interface RefreshQueueOptions {
@@ -33,7 +38,7 @@ export class RefreshQueue {
   private admissions: Promise<unknown> = Promise.resolve();
 
   constructor(
-    connection: Redis,
+    connection: RedisClient,
     private readonly opts: RefreshQueueOptions,
   ) {
     this.queue = new Queue<RefreshJobData>(REFRESH_QUEUE_NAME, {

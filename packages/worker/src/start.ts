@@ -6,15 +6,7 @@ import { Worker } from 'bullmq';
 import { createLogger, createRegistry, startMetricsListener, type Logger, type MetricsListener } from '@matrix-notary/common';
 import { FederationClient } from '@matrix-notary/federation';
 import { cryptoReady } from '@matrix-notary/protocol';
-import {
-  bullPrefix,
-  createRedis,
-  FetchEventPublisher,
-  KeyStore,
-  REFRESH_QUEUE_NAME,
-  waitForRedis,
-  type RefreshJobData,
-} from '@matrix-notary/store';
+import { bullPrefix, FetchEventPublisher, KeyStore, RedisConnections, REFRESH_QUEUE_NAME, type RefreshJobData } from '@matrix-notary/store';
 import type { Registry } from 'prom-client';
 import type { WorkerConfig } from './config';
 import { createWorkerMetrics } from './metrics';
@@ -39,15 +31,14 @@ export interface WorkerHandle {
 export async function startWorker(config: WorkerConfig, deps: WorkerDeps): Promise<WorkerHandle> {
   const logger = deps.logger ?? createLogger({ role: 'worker', level: config.logLevel });
   const registry = deps.registry ?? createRegistry('worker');
-  const onError = (err: Error) => logger.warn({ err: err.message }, 'Redis connection error (retrying)');
-  const redis = createRedis(config.redisUrl, { connectionName: `${config.redisPrefix}-worker`, onError });
-  const bullRedis = createRedis(config.redisUrl, { blocking: true, connectionName: `${config.redisPrefix}-worker-queue`, onError });
-  const closeRedis = () => Promise.all([redis, bullRedis].map((r) => r.quit().catch(() => r.disconnect())));
+  const connections = await RedisConnections.open(config.redis, { logger, registry, name: `${config.redisPrefix}-worker` });
+  const redis = connections.client('store');
+  const bullRedis = connections.client('queue', { blocking: true });
+  const closeRedis = () => connections.close();
   let metricsListener: MetricsListener | undefined;
   let federation: FederationClient | undefined;
   try {
     await cryptoReady(); // origin signatures are checked here, before the signer sees them
-    await waitForRedis(redis, config.redisUrl);
     const store = new KeyStore(redis, { prefix: config.redisPrefix });
     const events = new FetchEventPublisher(redis, config.redisPrefix);
     const metrics = createWorkerMetrics(registry);
@@ -71,7 +62,7 @@ export async function startWorker(config: WorkerConfig, deps: WorkerDeps): Promi
     worker.on('failed', (job, err) => {
       logger.error({ origin: job?.data.serverName, err: err.message }, 'refresh job failed unexpectedly');
     });
-    worker.on('error', (err) => logger.error({ err: err.message }, 'refresh worker error'));
+    connections.watch(worker, 'queue', { count: true });
     await worker.waitUntilReady();
     if (!deps.registry) metricsListener = await startMetricsListener(registry, config.metricsPort, config.metricsBind);
     logger.info({ concurrency: config.concurrency, metricsPort: metricsListener?.port }, 'worker consuming the refresh queue');
