@@ -44,7 +44,7 @@ export async function startApi(config: ApiConfig, deps: ApiDeps): Promise<ApiHan
   try {
     const store = new KeyStore(redis, { prefix: config.redisPrefix });
     queue = new RefreshQueue(queueRedis, { prefix: config.redisPrefix, maxWaitingJobs: config.maxQueuedFetches });
-    connections.watch(queue.queue, 'queue', { count: false });
+    connections.watchBullmq(queue.queue, 'queue', { ownConnections: false });
     const waiter = new FetchWaiter(subscriber, config.redisPrefix);
     await waiter.start();
     const ownKeys = new OwnKeysCache(deps.signer, logger);

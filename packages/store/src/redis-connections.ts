@@ -7,11 +7,11 @@
 import type { EventEmitter } from 'node:events';
 import { Cluster } from 'ioredis';
 import Redis from 'ioredis';
-import { describeRedis, type Logger, type RedisSettings } from '@matrix-notary/common';
+import { describeRedis, type HostPort, type Logger, type RedisSettings } from '@matrix-notary/common';
 import type { Registry } from 'prom-client';
 import { closeRedis, CONNECTION_ERROR_LOG_INTERVAL_MS, createProbeClient, createRedis, type RedisClient } from './redis';
 import { redisErrorCounter, type RedisErrorCounter } from './redis-metrics';
-import { REDIS_STARTUP_WINDOW_MS, waitForRedisAtStart, type StartupClock } from './redis-startup';
+import { judgeRedisError, REDIS_STARTUP_WINDOW_MS, waitForRedisAtStart, type StartupClock } from './redis-startup';
 
 export interface RedisConnectionsOptions {
   logger: Logger;
@@ -71,19 +71,25 @@ export class RedisConnections {
   }
 
   /**
-   * BullMQ's Queue and Worker relay their own connections' errors as 'error' events, and print
-   * stack traces without a listener. This one logs at most one line per 10 s; `count` for a
-   * Worker, whose connections are its own duplicates (a Queue's errors are its connection's,
-   * counted there already).
+   * BullMQ's Queue and Worker relay their connections' errors as 'error' events, and print stack
+   * traces without a listener. A Worker works on its own duplicates of the connection it is given
+   * (`ownConnections`): its errors are counted and logged here, one line per 10 s at most. A
+   * Queue works on the connection it is given, which counts and logs its errors itself: the
+   * relayed copies go to the debug level only.
    */
-  watch(emitter: Pick<EventEmitter, 'on'>, purpose: string, { count }: { count: boolean }): void {
+  watchBullmq(emitter: Pick<EventEmitter, 'on'>, purpose: string, { ownConnections }: { ownConnections: boolean }): void {
+    const connection = `${this.opts.name}-${purpose}`;
     let lastLogMs = -Infinity;
     emitter.on('error', (err: Error) => {
-      if (count) this.errors?.inc();
+      if (!ownConnections) {
+        this.opts.logger.debug({ connection, err: err?.message }, 'Redis error (relayed by BullMQ)');
+        return;
+      }
+      this.errors?.inc();
       const now = Date.now();
       if (now - lastLogMs < CONNECTION_ERROR_LOG_INTERVAL_MS) return;
       lastLogMs = now;
-      this.opts.logger.warn({ connection: `${this.opts.name}-${purpose}`, err: err?.message }, 'Redis error; retrying by itself');
+      this.opts.logger.warn({ connection, err: err?.message }, 'Redis connection error; reconnecting by itself');
     });
   }
 
@@ -93,11 +99,26 @@ export class RedisConnections {
 }
 
 /**
- * One try: connect, authenticate, PING (and on a cluster, check that it serves every slot).
- * Returns whether the Sentinels want the password.
+ * One try: the Sentinels or cluster seed nodes one by one first (their own errors say more than
+ * ioredis's "all failed"), then a client as the roles use it: connect, authenticate, PING, and on
+ * a cluster, check that it serves every slot. Returns whether the Sentinels want the password.
  */
 async function probe(settings: RedisSettings, timeoutMs: number): Promise<boolean> {
-  const sentinelsNeedPassword = settings.mode === 'sentinel' ? await sentinelsWantPassword(settings, timeoutMs) : false;
+  let sentinelsNeedPassword = false;
+  if (settings.mode === 'sentinel') {
+    sentinelsNeedPassword = await firstAnswer(settings.sentinels, async (node) => {
+      try {
+        await ping(settings, node, undefined, timeoutMs);
+        return false;
+      } catch (err) {
+        if (!/NOAUTH/.test((err as Error).message ?? '') || settings.password === undefined) throw err;
+        await ping(settings, node, settings.password, timeoutMs);
+        return true;
+      }
+    });
+  } else if (settings.mode === 'cluster') {
+    await firstAnswer(settings.clusterNodes, (node) => ping(settings, node, settings.password, timeoutMs));
+  }
   const client = createProbeClient(settings, sentinelsNeedPassword, timeoutMs);
   await withProbe(client, timeoutMs, async () => {
     await client.connect();
@@ -110,33 +131,39 @@ async function probe(settings: RedisSettings, timeoutMs: number): Promise<boolea
   return sentinelsNeedPassword;
 }
 
-/** Asks the Sentinels in turn: the first that answers says whether it wants a password. */
-async function sentinelsWantPassword(settings: RedisSettings, timeoutMs: number): Promise<boolean> {
-  let lastError: unknown = new Error('All sentinels are unreachable');
-  for (const sentinel of settings.sentinels) {
-    const client = new Redis({
-      host: sentinel.host,
-      port: sentinel.port,
-      tls: settings.tls ? {} : undefined,
-      lazyConnect: true,
-      retryStrategy: () => null,
-      maxRetriesPerRequest: 0,
-      enableReadyCheck: false,
-      connectTimeout: timeoutMs,
-      connectionName: 'notary-startup-probe',
-    });
+/** The first node for which `attempt` succeeds; a refused password stops the search. */
+async function firstAnswer<T>(nodes: HostPort[], attempt: (node: HostPort) => Promise<T>): Promise<T> {
+  let lastError: unknown = new Error('no node to ask');
+  for (const node of nodes) {
     try {
-      await withProbe(client, timeoutMs, async () => {
-        await client.connect();
-        await client.ping();
-      });
-      return false;
+      return await attempt(node);
     } catch (err) {
-      if (/NOAUTH/.test((err as Error).message ?? '')) return true;
+      if (judgeRedisError(err).fatal) throw err;
       lastError = err;
     }
   }
   throw lastError;
+}
+
+/** PING one node directly (TLS as the settings say), once. */
+async function ping(settings: RedisSettings, node: HostPort, password: string | undefined, timeoutMs: number): Promise<void> {
+  const client = new Redis({
+    host: node.host,
+    port: node.port,
+    username: password === undefined ? undefined : settings.username,
+    password,
+    tls: settings.tls ? {} : undefined,
+    lazyConnect: true,
+    retryStrategy: () => null,
+    maxRetriesPerRequest: 0,
+    enableReadyCheck: false,
+    connectTimeout: timeoutMs,
+    connectionName: 'notary-startup-probe',
+  });
+  await withProbe(client, timeoutMs, async () => {
+    await client.connect();
+    await client.ping();
+  });
 }
 
 /** Runs `body` with a time limit, then closes the probe connection whatever happened. */

@@ -32,7 +32,8 @@ export interface RedisTlsFiles {
 
 export async function writeRedisTlsFiles(ca: TestCa, dir: string): Promise<RedisTlsFiles> {
   fs.mkdirSync(dir, { recursive: true });
-  const cert = await ca.issue({ ips: ['127.0.0.1'], dns: ['localhost'] });
+  // Also a client certificate: cluster nodes and replicas present it to each other.
+  const cert = await ca.issue({ ips: ['127.0.0.1'], dns: ['localhost'], clientAuth: true });
   const files = { caFile: path.join(dir, 'ca.pem'), certFile: path.join(dir, 'redis.crt'), keyFile: path.join(dir, 'redis.key'), caPem: ca.caPem };
   fs.writeFileSync(files.caFile, ca.caPem);
   fs.writeFileSync(files.certFile, cert.certPem);

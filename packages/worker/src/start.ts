@@ -62,7 +62,7 @@ export async function startWorker(config: WorkerConfig, deps: WorkerDeps): Promi
     worker.on('failed', (job, err) => {
       logger.error({ origin: job?.data.serverName, err: err.message }, 'refresh job failed unexpectedly');
     });
-    connections.watch(worker, 'queue', { count: true });
+    connections.watchBullmq(worker, 'jobs', { ownConnections: true });
     await worker.waitUntilReady();
     if (!deps.registry) metricsListener = await startMetricsListener(registry, config.metricsPort, config.metricsBind);
     logger.info({ concurrency: config.concurrency, metricsPort: metricsListener?.port }, 'worker consuming the refresh queue');
