@@ -207,9 +207,10 @@ export class RedisServer {
     clearTimeout(timer);
   }
 
-  /** Starts it again on the same port with the same files (AOF, nodes.conf, sentinel.conf). */
-  async restart(): Promise<void> {
+  /** Starts it again on the same port with the same files (AOF, nodes.conf, sentinel.conf), after `downMs`. */
+  async restart(downMs = 0): Promise<void> {
     await this.halt();
+    if (downMs > 0) await sleep(downMs);
     await this.launch();
   }
 
