@@ -251,7 +251,7 @@ export class NotaryCluster {
       NOTARY_LB_CERT: pem,
       NOTARY_LB_STATS_BIND: `127.0.0.1:${this.statsPort}`,
       // Within the file descriptors a CI container allows.
-      NOTARY_LB_MAXCONN: '2000',
+      NOTARY_LB_MAXCONN: '400',
     };
     this.apis.forEach((a, i) => (env[`NOTARY_API_${i + 1}`] = `127.0.0.1:${a.port}`));
     // -db: stay in the foreground; HAProxy's log lines are its own plain-text format.

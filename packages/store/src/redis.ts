@@ -22,7 +22,7 @@ export interface RedisConnectOptions {
   blocking?: boolean;
   /** Shown by CLIENT LIST, and in this connection's log lines. */
   connectionName?: string;
-  /** Told about connection errors, at most one line per 10 s; none before the first connect. */
+  /** Told about connection errors, at most one line per 10 s. */
   logger?: Logger;
   /** Counts connection errors and failed commands. */
   errors?: RedisErrorCounter;
@@ -104,10 +104,10 @@ function buildClient(settings: RedisSettings, opts: RedisConnectOptions, probeTi
         enableTLSForSentinelMode: settings.tls,
         sentinelTLS: settings.tls ? {} : undefined,
         sentinelRetryStrategy: probe ? never : reconnectDelay,
-        // A failover is followed when the Sentinels demote the old master (they close its client
-        // connections) or when it fails; a write that still reaches it meets READONLY and
-        // reconnects. ioredis's failoverDetector would add a subscription to every Sentinel per
-        // connection, and its teardown holds a stopping process for 2 s.
+        // Follows a failover at once: the Sentinels announce the new master (+switch-master)
+        // before they demote the old one, which goes on taking writes (lost at its demotion)
+        // for up to 10 s otherwise. The cost: a subscription to each Sentinel per connection,
+        // and ioredis ends those with a 2 s grace timer when a connection closes.
         failoverDetector: !probe,
       });
     case 'cluster': {
@@ -130,17 +130,16 @@ function buildClient(settings: RedisSettings, opts: RedisConnectOptions, probeTi
 
 /**
  * Without an 'error' listener ioredis prints every connection error with a stack trace. This one
- * counts each, and logs one line per 10 s at most, once the connection has been up (before that,
- * the start-up wait reports); and one line when it is back.
+ * counts each, and logs one line per 10 s at most, and one line when the connection is back.
+ * (Roles open their connections once the start-up wait has seen Redis answer, so this does not
+ * repeat what that wait reports.)
  */
 function watchConnection(client: RedisClient, opts: RedisConnectOptions): void {
   const name = opts.connectionName ?? 'redis';
-  let wasReady = false;
   let failing = false;
   let lastLogMs = -Infinity;
   const onError = (err: Error) => {
     opts.errors?.inc();
-    if (!wasReady) return;
     failing = true;
     const now = Date.now();
     if (now - lastLogMs < CONNECTION_ERROR_LOG_INTERVAL_MS) return;
@@ -151,7 +150,6 @@ function watchConnection(client: RedisClient, opts: RedisConnectOptions): void {
   // A cluster reports trouble with one node apart ('node error'): the client itself may still work.
   if (client instanceof Cluster) client.on('node error', onError);
   client.on('ready', () => {
-    wasReady = true;
     if (!failing) return;
     failing = false;
     opts.logger?.info({ connection: name }, 'Redis connection restored');
