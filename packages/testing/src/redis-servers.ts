@@ -228,6 +228,11 @@ export interface SentinelGroupOptions {
   sentinels?: number;
   masterName?: string;
   appendOnly?: boolean;
+  /**
+   * Wait until every Sentinel knows the replica and the others, as a failover needs (a few
+   * seconds of Sentinel gossip); without it, the group is ready once the Sentinels answer.
+   */
+  readyForFailover?: boolean;
 }
 
 /** A master, one replica and Sentinels watching them (quorum 2 of 3 by default). */
@@ -266,6 +271,7 @@ export class SentinelGroup {
       }
       const group = new SentinelGroup(master, replica, sentinels, masterName);
       // Every Sentinel knows the replica and the other Sentinels before a failover is asked for.
+      if (opts.readyForFailover === false) return group;
       await waitFor(async () => {
         for (const s of sentinels) {
           const fields = toMap((await group.sentinelCommand(s, ['MASTER', masterName])) as string[]);
