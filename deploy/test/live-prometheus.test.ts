@@ -4,11 +4,7 @@
  * every code path the dashboard and the rules watch (hits, fetches, a refused response, a refused
  * address, client errors, signer calls). Every PromQL expression of the dashboard and the rules
  * is then sent to the Prometheus query API: each must be valid, and each must return data when
- * every metric it names has data. Metrics still pending (issues 9-11) can only be shown valid;
- * every other metric the artefacts name must have data here.
- *
- * The worker's /healthz (issue 8) is not probed here: `all` runs the worker in-process, and the
- * worker role has no health endpoint on this branch; its metrics are scraped like every role's.
+ * every metric it names has data; every metric the artefacts name must have data here.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
@@ -20,13 +16,10 @@ import { freeLoopbackPort } from '../../packages/cli/src/embedded-redis';
 import { assertBuilt, runCli, startCli, waitForUrl, type RunningProcess } from '../../packages/cli/test/processes';
 import {
   ALERTS,
-  baseMetricName,
   dashboardExpressions,
   grafanaToPromQL,
   metricNamesIn,
-  PENDING_METRICS_FILE,
   readDashboard,
-  readList,
   type RuleFile,
 } from './support';
 
@@ -45,7 +38,6 @@ let prometheus: ChildProcess | undefined;
 let promOutput = '';
 let promUrl: string;
 
-const pending = new Set(readList(PENDING_METRICS_FILE));
 const rules = parse(fs.readFileSync(ALERTS, 'utf8')) as RuleFile;
 const dashboard = readDashboard();
 
@@ -195,24 +187,19 @@ test('both notary processes are scraped, with the labels the rules expect', asyn
   ]);
 });
 
-test('every metric the dashboard and the rules name has data in the scrape, unless it is pending', async () => {
+test('every metric the dashboard and the rules name has data in the scrape', async () => {
   const withoutData: string[] = [];
   for (const series of usedMetrics) {
-    if (pending.has(baseMetricName(series))) continue;
     if ((await seriesCount(series)) === 0) withoutData.push(series);
   }
   expect(withoutData).toEqual([]);
-  // The pending ones really have no data yet (otherwise the pending list is stale).
-  for (const name of pending) expect([name, await seriesCount(name)]).toEqual([name, 0]);
 });
 
 test.each(exprs.map((e) => [e.where, e.expr] as const))('%s: valid, and returns data where its metrics have data', async (_where, expr) => {
   const r = await query(expr);
   expect({ status: r.status, error: r.error }).toEqual({ status: 'success', error: undefined });
-  const names = metricNamesIn(expr);
   const isAlert = rules.groups.some((g) => g.rules.some((rule) => rule.alert !== undefined && rule.expr === expr));
   if (isAlert) return; // compares a recording rule with a threshold: empty while it does not fire
-  if (names.some((n) => pending.has(baseMetricName(n)))) return; // shown valid above; no data until its issue lands
   expect(r.data!.result.length).toBeGreaterThan(0);
 });
 
@@ -227,7 +214,6 @@ test('Prometheus loaded every rule and evaluates each without error', async () =
 
 test('recording rules over metrics with data produce series', async () => {
   for (const rule of rules.groups.flatMap((g) => g.rules).filter((x) => x.record)) {
-    if (metricNamesIn(rule.expr).some((n) => pending.has(baseMetricName(n)))) continue;
     const r = await query(rule.record!);
     expect([rule.record, r.data!.result.length]).toEqual([rule.record, 1]);
   }

@@ -1,8 +1,7 @@
 /**
  * Every metric the dashboard and the alert rules name exists in the code: registered by our
  * TypeScript sources, or one of prom-client's default metrics that every role registers with our
- * prefix, or (until issues 9-11 land) listed in deploy/prometheus/pending-metrics.txt. The live
- * check against a real scrape is in live-prometheus.test.ts.
+ * prefix. The live check against a real scrape is in live-prometheus.test.ts.
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -12,10 +11,8 @@ import {
   baseMetricName,
   dashboardExpressions,
   metricNamesIn,
-  PENDING_METRICS_FILE,
   promClientDefaultMetricNames,
   readDashboard,
-  readList,
   REPO,
   sourceFiles,
   sourcesNameMetric,
@@ -23,7 +20,6 @@ import {
 } from './support';
 
 const sources = sourceFiles().map((f) => fs.readFileSync(f, 'utf8'));
-const pending = readList(PENDING_METRICS_FILE);
 const dashboard = readDashboard();
 const rules = parse(fs.readFileSync(ALERTS, 'utf8')) as RuleFile;
 
@@ -50,22 +46,15 @@ test('every role registers prom-client default metrics with our prefix', () => {
   expect(promClientDefaultMetricNames()).toContain('matrix_notary_process_resident_memory_bytes');
 });
 
-test('every metric the dashboard and the rules name exists in the code (or is pending)', () => {
+test('every metric the dashboard and the rules name exists in the code', () => {
   const defaults = promClientDefaultMetricNames();
   expect(named.length).toBeGreaterThan(15);
   const missing = named.filter((series) => {
     if (series === 'up') return false; // Prometheus's own, per scrape target
     const name = baseMetricName(series);
-    return !(sourcesNameMetric(name, sources) || sourcesNameMetric(series, sources) || defaults.has(series) || pending.includes(name));
+    return !(sourcesNameMetric(name, sources) || sourcesNameMetric(series, sources) || defaults.has(series));
   });
   expect(missing).toEqual([]);
-});
-
-test('the pending list holds only metrics the code does not export yet, each of them used', () => {
-  // When one of these fails, its issue has landed: delete its line from pending-metrics.txt.
-  expect(pending.filter((name) => sourcesNameMetric(name, sources))).toEqual([]);
-  const used = new Set(named.map(baseMetricName));
-  expect(pending.filter((name) => !used.has(name))).toEqual([]);
 });
 
 test('the dashboard has a data-source variable and no hard-coded data-source UID', () => {

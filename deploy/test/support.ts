@@ -61,7 +61,6 @@ export function readList(file: string): string[] {
 }
 
 export const PENDING_VARIABLES_FILE = path.join(REPO, 'deploy', 'pending-variables.txt');
-export const PENDING_METRICS_FILE = path.join(REPO, 'deploy', 'prometheus', 'pending-metrics.txt');
 
 /** Node's own variable the README documents beside ours. */
 const NODE_VARIABLES = ['NODE_EXTRA_CA_CERTS'];

@@ -12,7 +12,7 @@
  * When Redis cannot be reached, each pod counts on its own in memory (the limits still hold,
  * per pod), and queries are answered as behaviour 11 says.
  */
-import type Redis from 'ioredis';
+import type { RedisClient } from '@matrix-notary/store';
 import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes } from 'rate-limiter-flexible';
 import type { ClientLimitsConfig } from './config';
 import type { Client } from './client-address';
@@ -33,7 +33,7 @@ export function requestWindow(requestsPerS: number, burst: number): LimitWindow 
   return { points: requestsPerS * durationS, durationS };
 }
 
-function limiter(redis: Redis, keyPrefix: string, window: LimitWindow): RateLimiterRedis {
+function limiter(redis: RedisClient, keyPrefix: string, window: LimitWindow): RateLimiterRedis {
   return new RateLimiterRedis({
     storeClient: redis,
     keyPrefix,
@@ -50,7 +50,7 @@ export class ClientLimits {
   private readonly newOrigins?: RateLimiterRedis;
   private readonly newOriginsPoints: number;
 
-  constructor(redis: Redis, prefix: string, config: ClientLimitsConfig) {
+  constructor(redis: RedisClient, prefix: string, config: ClientLimitsConfig) {
     if (config.requestsPerS > 0) {
       this.requests = limiter(redis, `${prefix}:limit:requests`, requestWindow(config.requestsPerS, config.burst));
     }

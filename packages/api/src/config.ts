@@ -1,5 +1,5 @@
 /** The api role's configuration, read from the environment and validated at start. */
-import { readMetricsListener, SPLIT_ROLE_HINT, type VariableReader } from '@matrix-notary/common';
+import { readMetricsListener, readRedisSettings, readSignerToken, SPLIT_ROLE_HINT, type RedisSettings, type VariableReader } from '@matrix-notary/common';
 
 export interface ApiConfig {
   serverName: string;
@@ -7,7 +7,7 @@ export interface ApiConfig {
   bind: string;
   metricsPort: number;
   metricsBind: string;
-  redisUrl: string;
+  redis: RedisSettings;
   redisPrefix: string;
   signerUrl: string;
   signerToken: string;
@@ -43,10 +43,10 @@ export function readApiConfig(reader: VariableReader): ApiConfig {
     port: reader.optional('NOTARY_PORT') as number,
     bind: reader.optional('NOTARY_BIND') as string,
     ...readMetricsListener(reader, 'NOTARY_BIND'),
-    redisUrl: reader.optional('REDIS_URL') as string,
+    redis: readRedisSettings(reader),
     redisPrefix: reader.optional('NOTARY_REDIS_PREFIX') as string,
     signerUrl: reader.optional('NOTARY_SIGNER_URL') as string,
-    signerToken: reader.required('NOTARY_SIGNER_TOKEN', SPLIT_ROLE_HINT),
+    signerToken: readSignerToken(reader),
     fetchWaitMs: reader.optional('NOTARY_FETCH_WAIT_MS') as number,
     maxBodyBytes: reader.optional('NOTARY_MAX_BODY_BYTES') as number,
     maxServersPerQuery: reader.optional('NOTARY_MAX_SERVERS_PER_QUERY') as number,

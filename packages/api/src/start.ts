@@ -6,7 +6,7 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { closeServer, createLogger, createRegistry, readBannedKeysFile, settleWithin, startMetricsListener, type HealthCheck, type Logger, type MetricsListener } from '@matrix-notary/common';
-import { closeRedis, createRedis, FetchWaiter, KeyStore, RefreshQueue, waitForRedis } from '@matrix-notary/store';
+import { FetchWaiter, KeyStore, RedisConnections, RefreshQueue } from '@matrix-notary/store';
 import type { Registry } from 'prom-client';
 import type { ApiConfig } from './config';
 import { createExpressApp } from './express-app';
@@ -42,19 +42,20 @@ export async function startApi(config: ApiConfig, deps: ApiDeps): Promise<ApiHan
   const logger = deps.logger ?? createLogger({ role: 'api', level: config.logLevel });
   const registry = deps.registry ?? createRegistry('api');
   const bannedKeys = await readBannedKeysFile(config.bannedKeysFile);
-  const onError = (err: Error) => logger.warn({ err: err.message }, 'Redis connection error (retrying)');
-  const redis = createRedis(config.redisUrl, { connectionName: `${config.redisPrefix}-api`, onError, failFast: true });
+  const connections = await RedisConnections.open(config.redis, { logger, registry, name: `${config.redisPrefix}-api` });
+  // The query path's connections fail fast while Redis is unreachable (behaviour 11).
+  const redis = connections.client('lookup', { failFast: true });
   // Only adds jobs (never blocks), so it fails fast like the lookup connection during an outage.
-  const queueRedis = createRedis(config.redisUrl, { connectionName: `${config.redisPrefix}-api-queue`, onError, failFast: true });
-  const subscriber = createRedis(config.redisUrl, { blocking: true, connectionName: `${config.redisPrefix}-api-events`, onError });
-  const closeConnections = () => closeRedis(redis, queueRedis, subscriber);
+  const queueRedis = connections.client('queue', { failFast: true });
+  const subscriber = connections.client('events', { blocking: true });
+  const closeConnections = () => connections.close();
   let metricsListener: MetricsListener | undefined;
   let server: http.Server | undefined;
   let queue: RefreshQueue | undefined;
   try {
-    await Promise.all([waitForRedis(redis, config.redisUrl), waitForRedis(queueRedis, config.redisUrl)]);
     const store = new KeyStore(redis, { prefix: config.redisPrefix, bannedKeys });
     queue = new RefreshQueue(queueRedis, { prefix: config.redisPrefix, maxWaitingJobs: config.maxQueuedFetches });
+    connections.watchBullmq(queue.queue, 'queue', { ownConnections: false });
     const waiter = new FetchWaiter(subscriber, config.redisPrefix);
     await waiter.start();
     const ownKeys = new OwnKeysCache(meterSigner(deps.signer, registry), logger);

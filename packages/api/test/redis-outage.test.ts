@@ -5,16 +5,16 @@
  * stays up (an outage every pod shares must not empty the load balancer), and when Redis comes
  * back everything works again by itself.
  */
-import { RedisProcess } from '@matrix-notary/testing';
+import { RedisServer } from '@matrix-notary/testing';
 import { counterValue, getJson, postQuery, useTestBed } from './notary-harness';
 
 jest.setTimeout(60_000);
 
 const bed = useTestBed();
-let redis: RedisProcess;
+let redis: RedisServer;
 
 beforeEach(async () => {
-  redis = await RedisProcess.start({ appendOnly: true });
+  redis = await RedisServer.start({ appendOnly: true });
 });
 afterEach(async () => {
   await redis.stop();
@@ -36,7 +36,7 @@ test('Redis down: recent answers from the pod, 503 with Retry-After otherwise, s
   const before = await getJson(n.url(`/_matrix/key/v2/query/${known.serverName}`));
   expect(before.json.server_keys).toHaveLength(1);
 
-  await redis.down();
+  await redis.halt();
 
   const fromCopy = await getJson(n.url(`/_matrix/key/v2/query/${known.serverName}`));
   expect(fromCopy.status).toBe(200);
@@ -59,7 +59,7 @@ test('Redis down: recent answers from the pod, 503 with Retry-After otherwise, s
   expect(await counterValue(n.registries, 'matrix_notary_http_requests_total', { status: '500' })).toBe(0);
   expect(unknownWhileDown.fetches).toBe(0);
 
-  await redis.up();
+  await redis.restart();
   // Every part reconnects by itself: the api reads, the queue takes the job, the worker fetches.
   expect(await eventually(async () => (await getJson(n.url(`/_matrix/key/v2/query/${unknownWhileDown.serverName}`))).json?.server_keys?.length === 1)).toBe(true);
   expect((await getJson(n.url(`/_matrix/key/v2/query/${known.serverName}`))).json.server_keys).toHaveLength(1);
@@ -67,7 +67,7 @@ test('Redis down: recent answers from the pod, 503 with Retry-After otherwise, s
 
 test('an api and a worker stop while Redis is down, without waiting for it to come back', async () => {
   const n = await bed.notary({ redisUrl: redis.url });
-  await redis.down();
+  await redis.halt();
   // Bounded by the test's timeout: a close that waited for a reconnect would never end.
   await n.stop();
 });

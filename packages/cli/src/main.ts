@@ -5,13 +5,13 @@
  */
 import { ConfigError, type Logger } from '@matrix-notary/common';
 import { KeyFileError, SignerUnavailableError } from '@matrix-notary/signer';
+import { RedisStartupError } from '@matrix-notary/store';
 import { EmbeddedRedisUnavailable } from './embedded-redis';
 import { generateKey } from './generate-key';
 import { cliVersion, ROLE_HELP, USAGE } from './help';
 import { startAll, startApiRole, startSignerRole, startWorkerRole, type RoleHandle } from './roles';
 import { runInspect } from './inspect';
 import { runKeys } from './keys-evict';
-import { StartupError } from './startup-error';
 import { runVerifyEvent } from './verify-event';
 
 const ROLES: Record<string, (env: NodeJS.ProcessEnv) => Promise<RoleHandle>> = {
@@ -26,8 +26,8 @@ const STOP_GRACE_MS = 10_000;
 
 /** The one line a person needs for a start-up failure we can explain, or undefined. */
 export function explain(err: unknown): string | undefined {
-  if (err instanceof ConfigError || err instanceof StartupError) return err.message;
-  if (err instanceof EmbeddedRedisUnavailable || err instanceof KeyFileError || err instanceof SignerUnavailableError) return err.message;
+  const explained = [ConfigError, RedisStartupError, EmbeddedRedisUnavailable, KeyFileError, SignerUnavailableError];
+  if (explained.some((type) => err instanceof type)) return (err as Error).message;
   const e = err as NodeJS.ErrnoException & { address?: string; port?: number };
   if (e?.code === 'EADDRINUSE') {
     return `port ${e.port} on ${e.address} is already in use: stop what uses it or choose another port (NOTARY_PORT, NOTARY_METRICS_PORT, NOTARY_SIGNER_PORT)`;
@@ -36,10 +36,6 @@ export function explain(err: unknown): string | undefined {
     return `cannot listen on ${e.address}: it is not an address of this machine (NOTARY_BIND, NOTARY_METRICS_BIND, NOTARY_SIGNER_BIND)`;
   }
   if (e?.code === 'EACCES' && e.port !== undefined) return `not allowed to listen on port ${e.port}: choose a port above 1024 or run with the needed privilege`;
-  if (e instanceof Error && /Redis at .* did not answer/.test(e.message)) return e.message;
-  if (e instanceof Error && /NOAUTH|WRONGPASS|invalid password/i.test(e.message)) {
-    return 'Redis refused the connection without the right password: put it in REDIS_URL (redis://:PASSWORD@HOST:6379)';
-  }
   return undefined;
 }
 

@@ -9,6 +9,7 @@ import path from 'node:path';
 import {
   createLogger,
   createRegistry,
+  redisSettingsFromUrl,
   startMetricsListener,
   VariableReader,
   type Logger,
@@ -193,10 +194,12 @@ export async function startAll(env: Env, opts: AllOptions = {}): Promise<RoleHan
 
   let embedded: EmbeddedRedis | undefined;
   try {
-    if (!env.REDIS_URL?.trim() && !(await redisAnswers(DEFAULT_REDIS_HOST, DEFAULT_REDIS_PORT))) {
+    // Only when no Redis at all is configured (REDIS_SENTINELS or REDIS_CLUSTER_NODES name one too).
+    const redisConfigured = Boolean(env.REDIS_URL?.trim() || env.REDIS_SENTINELS?.trim() || env.REDIS_CLUSTER_NODES?.trim());
+    if (!redisConfigured && !(await redisAnswers(DEFAULT_REDIS_HOST, DEFAULT_REDIS_PORT))) {
       const dataDir = opts.dataDir ?? path.resolve('data');
       embedded = await startEmbeddedRedis(path.join(dataDir, 'redis'));
-      apiConfig.redisUrl = workerConfig.redisUrl = embedded.url;
+      apiConfig.redis = workerConfig.redis = redisSettingsFromUrl(embedded.url);
       logger.info(
         { redis: embedded.url, dir: path.join(dataDir, 'redis'), reused: embedded.reused },
         embedded.reused

@@ -1,5 +1,5 @@
 /** The signer role's configuration, read from the environment and validated at start. */
-import { readMetricsListener, SPLIT_ROLE_HINT, type VariableReader } from '@matrix-notary/common';
+import { readMetricsListener, readSignerToken, SPLIT_ROLE_HINT, type VariableReader } from '@matrix-notary/common';
 
 export interface SignerConfig {
   serverName: string;
@@ -23,7 +23,7 @@ export function readSignerConfig(reader: VariableReader): SignerConfig {
     ownKeyValidityMs: reader.optional('NOTARY_OWN_KEY_VALIDITY_S') as number,
     port: reader.optional('NOTARY_SIGNER_PORT') as number,
     bind: reader.optional('NOTARY_SIGNER_BIND') as string,
-    token: reader.required('NOTARY_SIGNER_TOKEN', SPLIT_ROLE_HINT),
+    token: readSignerToken(reader),
     ...readMetricsListener(reader, 'NOTARY_SIGNER_BIND'),
     // Origin responses are what the signer receives; they are capped at the same size.
     maxBodyBytes: reader.optional('NOTARY_MAX_ORIGIN_RESPONSE_BYTES') as number,

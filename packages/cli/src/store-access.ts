@@ -2,9 +2,9 @@
  * How the operator commands (inspect, keys evict) reach the store: the same variables as the roles
  * (REDIS_URL, NOTARY_REDIS_PREFIX), straight to Redis, no other role needed.
  */
-import { ConfigError, readBannedKeysFile, VariableReader } from '@matrix-notary/common';
+import { ConfigError, readBannedKeysFile, readRedisSettings, silentLogger, VariableReader } from '@matrix-notary/common';
 import { isValidServerName, type BannedKeys } from '@matrix-notary/protocol';
-import { createRedis, KeyStore, redactUrl, waitForRedis, type Redis } from '@matrix-notary/store';
+import { KeyStore, RedisConnections, type RedisClient } from '@matrix-notary/store';
 
 /** Exit codes of the operator commands. */
 export const EXIT_OK = 0;
@@ -30,7 +30,7 @@ export class UsageError extends Error {
 
 export interface OpenStore {
   store: KeyStore;
-  redis: Redis;
+  redis: RedisClient;
   bannedKeys: BannedKeys;
   close(): Promise<void>;
 }
@@ -41,28 +41,25 @@ export function checkServerName(name: string | undefined): string {
   return name;
 }
 
-/** Connects as the roles do; throws ConfigError or a Redis error whose message names REDIS_URL. */
+/**
+ * Connects as the roles do (REDIS_URL, Sentinel or Cluster, password file), waiting a little less
+ * than a role does: a person is waiting. Throws ConfigError, or RedisStartupError whose one line
+ * names the variable to check.
+ */
 export async function openStore(env: NodeJS.ProcessEnv, command: string): Promise<OpenStore> {
   const reader = new VariableReader(env);
-  const redisUrl = reader.optional('REDIS_URL') as string;
+  const settings = readRedisSettings(reader);
   const prefix = reader.optional('NOTARY_REDIS_PREFIX') as string;
   const bannedKeysFile = reader.optional('NOTARY_BANNED_KEYS_FILE');
   reader.done();
   const bannedKeys = await readBannedKeysFile(bannedKeysFile);
-  const redis = createRedis(redisUrl, { connectionName: `${prefix}-${command}` });
-  try {
-    await waitForRedis(redis, redisUrl, REDIS_WAIT_MS);
-  } catch (err) {
-    redis.disconnect();
-    throw new Error(`cannot reach Redis at ${redactUrl(redisUrl)} (REDIS_URL): ${(err as Error).message}`);
-  }
+  const connections = await RedisConnections.open(settings, { logger: silentLogger(), name: `${prefix}-${command}`, windowMs: REDIS_WAIT_MS });
+  const redis = connections.client(command);
   return {
     store: new KeyStore(redis, { prefix }),
     redis,
     bannedKeys,
-    close: async () => {
-      await redis.quit().catch(() => redis.disconnect());
-    },
+    close: () => connections.close(),
   };
 }
 

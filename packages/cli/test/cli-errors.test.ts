@@ -37,7 +37,7 @@ test('a split role without NOTARY_SERVER_NAME and NOTARY_SIGNER_TOKEN names both
   expect(lines).toEqual([
     'matrix-notary api: 2 configuration problems:',
     '  - NOTARY_SERVER_NAME is required: set it for split roles (npm start / `matrix-notary all` fills it in for you)',
-    '  - NOTARY_SIGNER_TOKEN is required: set it for split roles (npm start / `matrix-notary all` fills it in for you)',
+    '  - NOTARY_SIGNER_TOKEN is required: set it for split roles (npm start / `matrix-notary all` fills it in for you), or put it in a file named by NOTARY_SIGNER_TOKEN_FILE',
   ]);
 });
 

@@ -5,6 +5,7 @@ import { renderConfigTable, VARIABLES } from '@matrix-notary/common';
 import { createApiMetrics } from '@matrix-notary/api';
 import { FederationClient } from '@matrix-notary/federation';
 import { meterSigner, SIGNER_OPERATIONS_METRIC } from '@matrix-notary/signer';
+import { REDIS_ERRORS_METRIC } from '@matrix-notary/store';
 import { createWorkerMetrics, registerQueueGauges } from '@matrix-notary/worker';
 import { Registry } from 'prom-client';
 
@@ -49,7 +50,7 @@ test('every metric the roles register is in the README metrics table', async () 
   registerQueueGauges(registry, { counts: async () => ({ waiting: 0, active: 0, delayed: 0 }), oldestWaitingSince: async () => undefined });
   meterSigner({ ownKeys: async () => ({ bytes: Buffer.alloc(0), validUntilTs: 0, verifyKeys: {} }), countersign: async (b: Buffer) => b }, registry);
   const names = (await registry.getMetricsAsJSON()).map((m) => m.name);
-  names.push(SIGNER_OPERATIONS_METRIC);
+  names.push(SIGNER_OPERATIONS_METRIC, REDIS_ERRORS_METRIC);
   expect(names.length).toBeGreaterThan(8);
   for (const name of names) expect(README).toContain(`| \`${name}\` |`);
 });

@@ -1,8 +1,15 @@
 /**
  * Tells api pods that a fetch for an origin has ended (stored, refused, failed or skipped), so a
  * query waiting for it can answer at once. Redis pub/sub: one subscriber connection per pod.
+ *
+ * On a Redis Cluster this is plain PUBLISH/SUBSCRIBE, not the sharded SPUBLISH/SSUBSCRIBE: there
+ * is one channel, so sharding would put all of it on one shard anyway and gain nothing; a plain
+ * PUBLISH reaches subscribers on every node (the cluster bus carries it), so the subscriber may
+ * sit on any node and ioredis moves it to another when that node fails; and the traffic is one
+ * small message per origin fetch, which the bus carries easily. An event lost while a subscriber
+ * reconnects costs a waiting query its wait (NOTARY_FETCH_WAIT_MS), never a wrong answer.
  */
-import type Redis from 'ioredis';
+import type { RedisClient } from './redis';
 import { fetchEventsChannel } from './keys';
 
 export type FetchOutcome = 'stored' | 'refused' | 'failed' | 'skipped';
@@ -14,7 +21,7 @@ interface FetchEvent {
 
 export class FetchEventPublisher {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly prefix: string,
   ) {}
 
@@ -38,7 +45,7 @@ export class FetchWaiter {
   private readonly ready: Promise<unknown>;
 
   constructor(
-    private readonly subscriber: Redis,
+    private readonly subscriber: RedisClient,
     prefix: string,
   ) {
     const channel = fetchEventsChannel(prefix);

@@ -1,4 +1,7 @@
 export * from './redis';
+export * from './redis-metrics';
+export * from './redis-startup';
+export * from './redis-connections';
 export * from './keys';
 export * from './scripts';
 export * from './key-store';

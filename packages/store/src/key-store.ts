@@ -3,10 +3,10 @@
  * write is one Lua script on one origin's record, so reads and writes that belong together are
  * never split; a cache hit is one HMGET of fixed fields (the record's layout: origin-record.ts).
  */
-import type Redis from 'ioredis';
 import { KEY_VALIDITY_CAP_MS, MAX_RETIRED_KEYS_PER_ORIGIN, type BannedKeys, type ResponseKey } from '@matrix-notary/protocol';
 import { keyStatsKey, originRecordKey } from './keys';
 import { bindingInHeader, headerOf, holderOf, parseStoredResponse, type StoredResponse } from './origin-record';
+import type { RedisClient } from './redis';
 import { registerScripts } from './scripts';
 
 export interface OriginQuery {
@@ -130,7 +130,7 @@ export class KeyStore {
   private readonly banVerdicts = new Map<string, { id: number; fetchedTs: number; banned: boolean }>();
 
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     opts: KeyStoreOptions,
   ) {
     registerScripts(redis);
@@ -216,6 +216,7 @@ export class KeyStore {
 
   /** For each origin: has a fetch ended (stored or failed) at or after `sinceMs`? */
   async endedSince(serverNames: readonly string[], sinceMs: number): Promise<boolean[]> {
+    if (serverNames.length === 0) return [];
     const replies = await Promise.all(serverNames.map((name) => this.redis.hmget(this.key(name), 'fetched', 'failed')));
     return replies.map(([fetched, failed]) => Number(fetched ?? 0) >= sinceMs || Number(failed ?? 0) >= sinceMs);
   }

@@ -1,11 +1,21 @@
 /**
- * Redis connections. One factory so every role connects the same way; BullMQ needs
- * `maxRetriesPerRequest: null` on the connections it blocks on.
+ * Redis connections: the one factory every role connects through, for the three deployments the
+ * notary supports (one Redis, a Sentinel-managed master, a Redis Cluster), with TLS in each.
+ *
+ * Every connection retries by itself for ever (a role never gives up on Redis once started), logs
+ * at most one line per 10 s while it cannot reach Redis, and counts connection errors and failed
+ * commands in `matrix_notary_redis_errors_total`. The password is passed to ioredis only: it is
+ * never in a log line or an error message.
  */
-import { settleWithin } from '@matrix-notary/common';
-import Redis, { type RedisOptions } from 'ioredis';
+import Redis, { Cluster, type ClusterOptions, type RedisOptions } from 'ioredis';
+import type { Logger, RedisSettings } from '@matrix-notary/common';
+import { redisSettingsFromUrl } from '@matrix-notary/common';
+import type { RedisErrorCounter } from './redis-metrics';
 
-export type { Redis };
+export type { Redis, Cluster };
+
+/** What every part of the notary takes: a connection to one Redis or to a whole cluster. */
+export type RedisClient = Redis | Cluster;
 
 export interface RedisConnectOptions {
   /** For BullMQ workers and subscribers: commands wait for a reconnect instead of failing. */
@@ -13,83 +23,170 @@ export interface RedisConnectOptions {
   /**
    * For the query path: while Redis is unreachable a command fails at once (no queueing for a
    * reconnect), and one that gets no answer fails after FAIL_FAST_COMMAND_TIMEOUT_MS, so a pod
-   * answers from its own copy or with 503 quickly instead of ever more slowly.
+   * answers from its own copy or with 503 quickly instead of ever more slowly (behaviour 11).
    */
   failFast?: boolean;
+  /** Shown by CLIENT LIST, and in this connection's log lines. */
   connectionName?: string;
-  /** Told about connection errors (at most once per 10 s); the connection retries by itself. */
-  onError?: (err: Error) => void;
+  /** Told about connection errors, at most one line per 10 s. */
+  logger?: Logger;
+  /** Counts connection errors and failed commands. */
+  errors?: RedisErrorCounter;
+  /**
+   * Send the Redis password to the Sentinels too (they have `requirepass`). Decided by
+   * RedisConnections.open, which asks the Sentinels; false by default.
+   */
+  sentinelsNeedPassword?: boolean;
 }
 
-const CONNECTION_ERROR_REPORT_INTERVAL_MS = 10_000;
+/** How often one connection may log that it cannot reach Redis. */
+export const CONNECTION_ERROR_LOG_INTERVAL_MS = 10_000;
+/** Reconnect delays grow by this much per attempt, up to the cap; a connection never gives up. */
+const RECONNECT_STEP_MS = 100;
+const RECONNECT_MAX_MS = 2000;
+/** Commands of a non-blocking connection fail after this many reconnects instead of waiting. */
+const FAIL_FAST_RETRIES = 2;
+/** A fail-fast connection's command that gets no answer fails after this long. */
 export const FAIL_FAST_COMMAND_TIMEOUT_MS = 2000;
 
-export function createRedis(url: string, opts: RedisConnectOptions = {}): Redis {
-  const options: RedisOptions = {
-    connectionName: opts.connectionName,
-    enableAutoPipelining: !opts.blocking,
-    maxRetriesPerRequest: opts.blocking ? null : 2,
-    lazyConnect: false,
-    ...(opts.failFast ? { enableOfflineQueue: false, commandTimeout: FAIL_FAST_COMMAND_TIMEOUT_MS } : {}),
-  };
-  const redis = new Redis(url, options);
-  // Without a listener ioredis prints every connection error with a stack trace. Commands that
-  // fail still reject; this only reports the connection's state, without flooding the log.
-  let lastReport = 0;
-  redis.on('error', (err: Error) => {
-    const now = Date.now();
-    if (now - lastReport < CONNECTION_ERROR_REPORT_INTERVAL_MS) return;
-    lastReport = now;
-    opts.onError?.(err);
-  });
-  return redis;
-}
-
-/** Resolves once the connection is ready, or rejects with a message that says what to check. */
-export async function waitForRedis(redis: Redis, url: string, timeoutMs = 5000): Promise<void> {
-  if (redis.status === 'ready') return;
-  let timer: NodeJS.Timeout | undefined;
-  let onReady: (() => void) | undefined;
-  try {
-    await Promise.race([
-      new Promise<void>((resolve) => redis.once('ready', (onReady = resolve))),
-      new Promise((_, reject) => {
-        timer = setTimeout(
-          () => reject(new Error(`Redis at ${redactUrl(url)} did not answer within ${timeoutMs} ms: is it running, and is REDIS_URL right?`)),
-          timeoutMs,
-        );
-      }),
-    ]);
-  } finally {
-    clearTimeout(timer);
-    if (onReady) redis.off('ready', onReady);
-  }
-}
-
-/** A Redis URL without its password, for messages and logs. */
-export function redactUrl(url: string): string {
-  try {
-    const u = new URL(url);
-    if (u.password) u.password = '***';
-    return u.toString();
-  } catch {
-    return '(unparseable REDIS_URL)';
-  }
-}
-
-/** How long a polite QUIT may take before the connection is simply dropped. */
-const QUIT_WAIT_MS = 1000;
+const reconnectDelay = (attempt: number): number => Math.min(attempt * RECONNECT_STEP_MS, RECONNECT_MAX_MS);
 
 /**
- * Closes connections without ever waiting on a Redis that is not there: QUIT (bounded) when the
- * connection is up, so replies in flight arrive; a plain disconnect otherwise (a QUIT queued for
- * a reconnect would wait for good).
+ * A demoted master answers writes with READONLY (a failover happened and this connection still
+ * points at the old master): reconnect, which asks the Sentinels again, and resend the command.
  */
-export async function closeRedis(...connections: Redis[]): Promise<void> {
-  await Promise.all(
-    connections.map(async (r) => {
-      if (r.status === 'ready') await settleWithin(r.quit(), QUIT_WAIT_MS);
-      r.disconnect();
-    }),
-  );
+function reconnectOnReadOnly(err: Error): 2 | false {
+  return err.message.startsWith('READONLY') ? 2 : false;
+}
+
+/** ioredis options common to a standalone connection, a Sentinel connection and a cluster node. */
+function nodeOptions(settings: RedisSettings, opts: RedisConnectOptions): RedisOptions {
+  return {
+    username: settings.username,
+    password: settings.password,
+    connectionName: opts.connectionName,
+    tls: settings.tls ? {} : undefined,
+    maxRetriesPerRequest: opts.blocking ? null : FAIL_FAST_RETRIES,
+    retryStrategy: reconnectDelay,
+    reconnectOnError: reconnectOnReadOnly,
+    enableAutoPipelining: !opts.blocking,
+    ...(opts.failFast ? { enableOfflineQueue: false, commandTimeout: FAIL_FAST_COMMAND_TIMEOUT_MS } : {}),
+  };
+}
+
+/** One connection (or cluster client) as the settings say. */
+export function createRedis(target: string, opts?: RedisConnectOptions): Redis;
+export function createRedis(target: RedisSettings, opts?: RedisConnectOptions): RedisClient;
+export function createRedis(target: string | RedisSettings, opts: RedisConnectOptions = {}): RedisClient {
+  const settings = typeof target === 'string' ? redisSettingsFromUrl(target) : target;
+  const client = buildClient(settings, opts);
+  watchConnection(client, opts);
+  if (opts.errors) countFailedCommands(client, opts.errors);
+  return client;
+}
+
+/**
+ * A connection that tries once and never reconnects, for the start-up probe: it connects only when
+ * told to, and every failure surfaces as a rejected promise (nothing is retried behind its back).
+ */
+export function createProbeClient(settings: RedisSettings, sentinelsNeedPassword: boolean, timeoutMs: number): RedisClient {
+  return buildClient(settings, { sentinelsNeedPassword, connectionName: 'notary-startup-probe' }, timeoutMs);
+}
+
+function buildClient(settings: RedisSettings, opts: RedisConnectOptions, probeTimeoutMs?: number): RedisClient {
+  const probe = probeTimeoutMs !== undefined;
+  const never = () => null;
+  const node: RedisOptions = {
+    ...nodeOptions(settings, opts),
+    ...(probe ? { lazyConnect: true, retryStrategy: never, maxRetriesPerRequest: 0, connectTimeout: probeTimeoutMs, reconnectOnError: null } : {}),
+  };
+  switch (settings.mode) {
+    case 'sentinel':
+      return new Redis({
+        ...node,
+        db: settings.db,
+        sentinels: settings.sentinels,
+        name: settings.sentinelMaster,
+        sentinelPassword: opts.sentinelsNeedPassword ? settings.password : undefined,
+        sentinelUsername: opts.sentinelsNeedPassword ? settings.username : undefined,
+        // rediss:// means TLS to the Sentinels and to the master they name.
+        enableTLSForSentinelMode: settings.tls,
+        sentinelTLS: settings.tls ? {} : undefined,
+        sentinelRetryStrategy: probe ? never : reconnectDelay,
+        // Follows a failover at once: the Sentinels announce the new master (+switch-master)
+        // before they demote the old one, which goes on taking writes (lost at its demotion)
+        // for up to 10 s otherwise. The cost: a subscription to each Sentinel per connection,
+        // and ioredis ends those with a 2 s grace timer when a connection closes.
+        failoverDetector: !probe,
+      });
+    case 'cluster': {
+      const clusterOptions: ClusterOptions = {
+        redisOptions: { ...node, enableAutoPipelining: undefined },
+        clusterRetryStrategy: probe ? never : reconnectDelay,
+        lazyConnect: probe,
+        // Commands issued in one tick are sent as one pipeline per node (KeyStore relies on it).
+        enableAutoPipelining: !opts.blocking,
+        enableOfflineQueue: !opts.failFast,
+        // Pub/sub: one subscriber connection to any node, with PUBLISH/SUBSCRIBE (see
+        // fetch-events.ts for why not the sharded kind).
+        shardedSubscribers: false,
+      };
+      return new Cluster(settings.clusterNodes, clusterOptions);
+    }
+    default:
+      return new Redis({ ...node, host: settings.host, port: settings.port, db: settings.db });
+  }
+}
+
+/**
+ * Without an 'error' listener ioredis prints every connection error with a stack trace. This one
+ * counts each, and logs one line per 10 s at most, and one line when the connection is back.
+ * (Roles open their connections once the start-up wait has seen Redis answer, so this does not
+ * repeat what that wait reports.)
+ */
+function watchConnection(client: RedisClient, opts: RedisConnectOptions): void {
+  const name = opts.connectionName ?? 'redis';
+  let failing = false;
+  let lastLogMs = -Infinity;
+  const onError = (err: Error) => {
+    opts.errors?.inc();
+    failing = true;
+    const now = Date.now();
+    if (now - lastLogMs < CONNECTION_ERROR_LOG_INTERVAL_MS) return;
+    lastLogMs = now;
+    opts.logger?.warn({ connection: name, err: err.message }, 'Redis connection error; reconnecting by itself');
+  };
+  client.on('error', onError);
+  // A cluster reports trouble with one node apart ('node error'): the client itself may still work.
+  if (client instanceof Cluster) client.on('node error', onError);
+  client.on('ready', () => {
+    if (!failing) return;
+    failing = false;
+    opts.logger?.info({ connection: name }, 'Redis connection restored');
+  });
+}
+
+/**
+ * Counts every command that ends in an error. ioredis offers no hook for it, so the client's
+ * sendCommand is wrapped; NOSCRIPT is not counted (ioredis answers it by sending the script).
+ */
+function countFailedCommands(client: RedisClient, errors: RedisErrorCounter): void {
+  type Send = (command: { promise: Promise<unknown> }, ...rest: unknown[]) => unknown;
+  const target = client as unknown as { sendCommand: Send };
+  const send = target.sendCommand.bind(client) as Send;
+  target.sendCommand = (command, ...rest) => {
+    command.promise.catch((err: Error) => {
+      if (!err?.message?.startsWith('NOSCRIPT')) errors.inc();
+    });
+    return send(command, ...rest);
+  };
+}
+
+/**
+ * Closes a connection at once. Callers await their own commands before closing, so nothing is
+ * left to flush; QUIT would wait for a Redis that may be down, and on a Sentinel connection the
+ * server's close after QUIT reads as a lost connection and reconnects once more.
+ */
+export async function closeRedis(client: RedisClient): Promise<void> {
+  client.disconnect();
 }

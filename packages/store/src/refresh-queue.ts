@@ -3,8 +3,8 @@
  * for an origin waits or runs, asking again adds nothing: one fetch per origin across the cluster.
  */
 import { Queue } from 'bullmq';
-import type Redis from 'ioredis';
 import { refreshJobId } from './keys';
+import type { RedisClient } from './redis';
 
 export const REFRESH_QUEUE_NAME = 'refresh';
 
@@ -19,8 +19,13 @@ export interface RefreshJobData {
   kept?: string;
 }
 
+/**
+ * BullMQ's key prefix. Its scripts touch many keys of a queue at once, so on a Redis Cluster they
+ * must all hash to one slot: the braces make `prefix` the hash tag of every queue key, and keys
+ * still start with `prefix:` like every other key of the deployment.
+ */
 export function bullPrefix(prefix: string): string {
-  return `${prefix}:bull`;
+  return `${prefix}:bull:{${prefix}}`;
 }
 
 export interface RefreshQueueOptions {
@@ -35,7 +40,7 @@ export class RefreshQueue {
   private admissions: Promise<unknown> = Promise.resolve();
 
   constructor(
-    connection: Redis,
+    connection: RedisClient,
     private readonly opts: RefreshQueueOptions,
   ) {
     this.queue = new Queue<RefreshJobData>(REFRESH_QUEUE_NAME, {
@@ -45,9 +50,6 @@ export class RefreshQueue {
       // for the signer): every 2 s for about a minute.
       defaultJobOptions: { removeOnComplete: true, removeOnFail: true, attempts: 30, backoff: { type: 'fixed', delay: 2000 } },
     });
-    // Connection errors are the connection's to report (createRedis logs them, at most one line
-    // per 10 s); without a listener BullMQ prints each one with its stack to stderr.
-    this.queue.on('error', () => undefined);
   }
 
   /** The origins that may be queued now: as many as the bound on waiting jobs leaves room for. */

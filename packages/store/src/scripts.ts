@@ -1,8 +1,8 @@
 /** The Lua scripts, read once from ../lua (beside both src/ and dist/) and registered on a client. */
 import fs from 'node:fs';
 import path from 'node:path';
-import type Redis from 'ioredis';
 import type { Result } from 'ioredis';
+import type { RedisClient } from './redis';
 
 const LUA_DIR = path.join(__dirname, '..', 'lua');
 
@@ -37,10 +37,10 @@ declare module 'ioredis' {
   }
 }
 
-const registered = new WeakSet<Redis>();
+const registered = new WeakSet<RedisClient>();
 
 /** Registers the scripts (ioredis sends EVALSHA and falls back to EVAL once per connection). */
-export function registerScripts(redis: Redis): Redis {
+export function registerScripts(redis: RedisClient): RedisClient {
   if (registered.has(redis)) return redis;
   for (const [name, def] of Object.entries(SCRIPTS)) redis.defineCommand(name, def);
   registered.add(redis);

@@ -3,4 +3,4 @@ export * from './dns-server';
 export * from './https-origin';
 export * from './origin';
 export * from './redis';
-export * from './redis-process';
+export * from './redis-servers';

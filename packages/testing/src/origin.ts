@@ -41,6 +41,8 @@ export class FakeOrigin {
   mode: OriginMode = 'normal';
   /** Requests for /_matrix/key/v2/server received so far. */
   fetches = 0;
+  /** The client's port of the latest such request (which process is fetching, for fault tests). */
+  lastClientPort?: number;
   validUntilTs = Date.now() + 24 * 60 * 60 * 1000;
   /** Keys listed in verify_keys (and signing the response, unless signWith says otherwise). */
   current: OriginKey[] = [];
@@ -83,6 +85,7 @@ export class FakeOrigin {
         return;
       }
       this.fetches++;
+      this.lastClientPort = req.socket.remotePort;
       switch (this.mode) {
         case 'offline':
           req.socket.destroy();

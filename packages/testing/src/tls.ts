@@ -17,6 +17,8 @@ export interface IssuedCert {
 export interface CertNames {
   dns?: string[];
   ips?: string[];
+  /** Also usable as a TLS client certificate (e.g. between Redis Cluster nodes, which verify each other). */
+  clientAuth?: boolean;
 }
 
 export interface TestCa {
@@ -59,7 +61,10 @@ function leafExtensions(names: CertNames): x509.Extension[] {
   return [
     new x509.BasicConstraintsExtension(false, undefined, true),
     new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true),
-    new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.serverAuth], false),
+    new x509.ExtendedKeyUsageExtension(
+      names.clientAuth ? [x509.ExtendedKeyUsage.serverAuth, x509.ExtendedKeyUsage.clientAuth] : [x509.ExtendedKeyUsage.serverAuth],
+      false,
+    ),
     subjectAltNames(names),
   ];
 }

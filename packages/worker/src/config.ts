@@ -1,9 +1,18 @@
 /** The worker role's configuration, read from the environment and validated at start. */
-import { readMetricsListener, readOriginFetchSettings, SPLIT_ROLE_HINT, type OriginFetchSettings, type VariableReader } from '@matrix-notary/common';
+import {
+  readMetricsListener,
+  readOriginFetchSettings,
+  readRedisSettings,
+  readSignerToken,
+  SPLIT_ROLE_HINT,
+  type OriginFetchSettings,
+  type RedisSettings,
+  type VariableReader,
+} from '@matrix-notary/common';
 
 export interface WorkerConfig {
   serverName: string;
-  redisUrl: string;
+  redis: RedisSettings;
   redisPrefix: string;
   signerUrl: string;
   signerToken: string;
@@ -24,10 +33,10 @@ export interface WorkerConfig {
 export function readWorkerConfig(reader: VariableReader): WorkerConfig {
   return {
     serverName: reader.required('NOTARY_SERVER_NAME', SPLIT_ROLE_HINT),
-    redisUrl: reader.optional('REDIS_URL') as string,
+    redis: readRedisSettings(reader),
     redisPrefix: reader.optional('NOTARY_REDIS_PREFIX') as string,
     signerUrl: reader.optional('NOTARY_SIGNER_URL') as string,
-    signerToken: reader.required('NOTARY_SIGNER_TOKEN', SPLIT_ROLE_HINT),
+    signerToken: readSignerToken(reader),
     ...readMetricsListener(reader, 'loopback'),
     origin: readOriginFetchSettings(reader),
     originMinIntervalMs: reader.optional('NOTARY_ORIGIN_MIN_INTERVAL_S') as number,

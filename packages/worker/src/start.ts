@@ -5,16 +5,7 @@
 import { Queue, Worker } from 'bullmq';
 import { createLogger, createRegistry, readBannedKeysFile, settleWithin, startMetricsListener, type Logger, type MetricsListener } from '@matrix-notary/common';
 import { FederationClient } from '@matrix-notary/federation';
-import {
-  bullPrefix,
-  closeRedis,
-  createRedis,
-  FetchEventPublisher,
-  KeyStore,
-  REFRESH_QUEUE_NAME,
-  waitForRedis,
-  type RefreshJobData,
-} from '@matrix-notary/store';
+import { bullPrefix, FetchEventPublisher, KeyStore, RedisConnections, REFRESH_QUEUE_NAME, type RefreshJobData } from '@matrix-notary/store';
 import type { Registry } from 'prom-client';
 import type { WorkerConfig } from './config';
 import { createWorkerMetrics, registerQueueGauges } from './metrics';
@@ -50,22 +41,21 @@ export async function startWorker(config: WorkerConfig, deps: WorkerDeps): Promi
   const logger = deps.logger ?? createLogger({ role: 'worker', level: config.logLevel });
   const registry = deps.registry ?? createRegistry('worker');
   const bannedKeys = await readBannedKeysFile(config.bannedKeysFile);
-  const onError = (err: Error) => logger.warn({ err: err.message }, 'Redis connection error (retrying)');
-  const redis = createRedis(config.redisUrl, { connectionName: `${config.redisPrefix}-worker`, onError });
-  const bullRedis = createRedis(config.redisUrl, { blocking: true, connectionName: `${config.redisPrefix}-worker-queue`, onError });
-  const closeConnections = () => closeRedis(redis, bullRedis);
+  const connections = await RedisConnections.open(config.redis, { logger, registry, name: `${config.redisPrefix}-worker` });
+  const redis = connections.client('store');
+  const bullRedis = connections.client('queue', { blocking: true });
+  const closeConnections = () => connections.close();
   let metricsListener: MetricsListener | undefined;
   let federation: FederationClient | undefined;
   let queueView: Queue<RefreshJobData> | undefined;
   try {
-    await waitForRedis(redis, config.redisUrl);
     const store = new KeyStore(redis, { prefix: config.redisPrefix, bannedKeys });
     const events = new FetchEventPublisher(redis, config.redisPrefix);
     const metrics = createWorkerMetrics(registry, () => store.readKeyStats());
     // Reads the queue's state for the gauges; it adds nothing.
     queueView = new Queue<RefreshJobData>(REFRESH_QUEUE_NAME, { connection: redis, prefix: bullPrefix(config.redisPrefix) });
     const view = queueView;
-    view.on('error', () => undefined); // reported by the connection's own listener (createRedis)
+    connections.watchBullmq(view, 'queue-view', { ownConnections: false });
     registerQueueGauges(registry, {
       counts: async () => {
         const c = await view.getJobCounts('waiting', 'active', 'delayed');
@@ -111,7 +101,7 @@ export async function startWorker(config: WorkerConfig, deps: WorkerDeps): Promi
       if (err instanceof RefreshDeferred || err.name === 'RefreshDeferred') return;
       logger.error({ origin: job?.data.serverName, err: err.message }, 'refresh job failed unexpectedly');
     });
-    worker.on('error', (err) => logger.error({ err: err.message }, 'refresh worker error'));
+    connections.watchBullmq(worker, 'jobs', { ownConnections: true });
     await worker.waitUntilReady();
     // Healthy while it consumes the queue; a Redis outage is not a reason to restart the worker
     // (it reconnects by itself), so it does not fail the probe.

@@ -4,3 +4,4 @@ export * from './doc';
 export * from './origin-fetch';
 export * from './role-common';
 export * from './dns-servers';
+export * from './redis';

@@ -61,7 +61,30 @@ const cidr = z.string().refine((v) => {
   return /^[0-9]{1,3}$/.test(bits) && Number(bits) <= max;
 }, 'must be an IP address or CIDR such as 127.0.0.2/32 or fd00::/8');
 
-const url = z.string().trim().url('must be a URL such as redis://127.0.0.1:6379');
+const redisUrl = z
+  .string()
+  .trim()
+  .url('must be a URL such as redis://127.0.0.1:6379')
+  .refine((v) => /^rediss?:\/\//i.test(v), 'must be a redis:// or rediss:// (TLS) URL such as redis://127.0.0.1:6379');
+
+/** `host:port` or `[v6]:port`; without a port, `defaultPort`. */
+export interface HostPort {
+  host: string;
+  port: number;
+}
+
+function hostPort(defaultPort: number) {
+  return z.string().transform((v, ctx): HostPort => {
+    const m = /^(?:\[([0-9A-Fa-f:.]+)\]|([^:\s\[\]]+))(?::([0-9]{1,5}))?$/.exec(v);
+    const port = m?.[3] === undefined ? defaultPort : Number(m[3]);
+    const host = m?.[1] ?? m?.[2];
+    if (!m || host === undefined || (m[1] !== undefined && isIP(m[1]) !== 6) || port < 1 || port > 65535) {
+      ctx.addIssue({ code: 'custom', message: `must list host:port entries such as 10.0.0.1:${defaultPort} or [fd00::1]:${defaultPort}` });
+      return z.NEVER;
+    }
+    return { host, port };
+  });
+}
 
 const SECOND_MS = 1000;
 const DAY_S = 86400;
@@ -99,14 +122,40 @@ export const VARIABLES = {
   REDIS_URL: variable({
     name: 'REDIS_URL',
     default: 'redis://127.0.0.1:6379',
-    doc: 'the Redis for cache, queue and limits',
-    schema: url,
+    doc: 'the Redis for cache, queue and limits: `redis://` or `rediss://` (TLS), e.g. `redis://:PASSWORD@host:6379/0`',
+    schema: redisUrl,
   }),
   NOTARY_REDIS_PREFIX: variable({
     name: 'NOTARY_REDIS_PREFIX',
     default: 'notary',
     doc: 'prefix of every Redis key and queue, so deployments and tests can share a Redis',
     schema: z.string().trim().regex(/^[A-Za-z0-9_.-]{1,64}$/, 'must be 1-64 characters of A-Z a-z 0-9 _ . -'),
+  }),
+  REDIS_SENTINELS: variable({
+    name: 'REDIS_SENTINELS',
+    default: '',
+    defaultDoc: 'empty',
+    doc: 'comma-separated `host:port` of Redis Sentinels; when set, the master named `REDIS_SENTINEL_MASTER` is found through them and followed across failovers (`REDIS_URL` then gives only password, TLS and database)',
+    schema: list.pipe(z.array(hostPort(26379))),
+  }),
+  REDIS_SENTINEL_MASTER: variable({
+    name: 'REDIS_SENTINEL_MASTER',
+    default: 'mymaster',
+    doc: 'the Sentinel master name',
+    schema: nonEmpty.regex(/^\S+$/, 'must not contain spaces'),
+  }),
+  REDIS_CLUSTER_NODES: variable({
+    name: 'REDIS_CLUSTER_NODES',
+    default: '',
+    defaultDoc: 'empty',
+    doc: 'comma-separated `host:port` seed nodes of a Redis Cluster; when set, every key and queue lives in the cluster (`REDIS_URL` then gives only password and TLS)',
+    schema: list.pipe(z.array(hostPort(6379))),
+  }),
+  REDIS_PASSWORD_FILE: variable({
+    name: 'REDIS_PASSWORD_FILE',
+    defaultDoc: 'none',
+    doc: 'a file holding the Redis password (a mounted Secret); wins over a password in `REDIS_URL`',
+    schema: nonEmpty,
   }),
   NOTARY_PORT: variable({ name: 'NOTARY_PORT', default: '8080', doc: 'public api listener port', schema: port }),
   NOTARY_BIND: variable({ name: 'NOTARY_BIND', default: '0.0.0.0', doc: 'public api listener address', schema: bindAddress }),
@@ -149,6 +198,12 @@ export const VARIABLES = {
       .trim()
       .min(16, 'must be at least 16 characters (use a long random string)')
       .regex(/^\S+$/, 'must not contain spaces (it travels in an Authorization header)'),
+  }),
+  NOTARY_SIGNER_TOKEN_FILE: variable({
+    name: 'NOTARY_SIGNER_TOKEN_FILE',
+    defaultDoc: 'none',
+    doc: 'a file holding the signer token, instead of `NOTARY_SIGNER_TOKEN`',
+    schema: nonEmpty,
   }),
   NOTARY_ALLOW_PRIVATE_ADDRESSES: variable({
     name: 'NOTARY_ALLOW_PRIVATE_ADDRESSES',

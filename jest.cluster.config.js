@@ -1,0 +1,15 @@
+/**
+ * `npm run test:cluster`: the notary as real processes behind HAProxy on real Redis deployments
+ * (packages/cli/test-cluster). Each scenario starts its own Redis, so there is no global setup;
+ * scenarios run one after another (--runInBand) on a 2-core CI machine.
+ */
+const base = require('./jest.config.js');
+
+module.exports = {
+  ...base,
+  testMatch: ['**/test-cluster/**/*.cluster.test.ts'],
+  globalSetup: undefined,
+  globalTeardown: undefined,
+  testTimeout: 180000,
+  maxWorkers: 1,
+};
