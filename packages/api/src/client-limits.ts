@@ -41,6 +41,8 @@ function limiter(redis: RedisClient, keyPrefix: string, window: LimitWindow): Ra
     duration: window.durationS,
     // Once over, refused from memory until the window ends: no Redis work per flooding request.
     inMemoryBlockOnConsumed: window.points + 1,
+    // While the connection is down, count in memory at once rather than wait for it.
+    rejectIfRedisNotReady: true,
     insuranceLimiter: new RateLimiterMemory({ keyPrefix, points: window.points, duration: window.durationS }),
   });
 }

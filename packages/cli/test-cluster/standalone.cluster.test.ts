@@ -15,12 +15,12 @@ import { NotaryCluster } from './topology';
 jest.setTimeout(180_000);
 
 /**
- * A worker SIGKILLed mid-fetch: BullMQ hands its job to another worker once the job's lock (30 s)
- * has expired and the stalled-job check (every 30 s) has run, so up to 60 s; DESIGN behaviour 11
- * then asks that the retried job fetch at once (no claim left blocking the origin). 60 s, plus
- * the fetch and the query that sees it.
+ * A worker SIGKILLed mid-fetch: BullMQ hands its job to another worker once the job's lock (10 s,
+ * the worker's JOB_LOCK_MS) has expired and a stalled-job check (every 5 s) has run, so within
+ * 15 s; DESIGN behaviour 11 then asks that the retried job fetch at once (its own claim lets it).
+ * 15 s, plus the origin's slow answer and the query that sees it.
  */
-const WORKER_KILL_RECOVERY_BOUND_MS = 65_000;
+const WORKER_KILL_RECOVERY_BOUND_MS = 25_000;
 /** After the signer is back, the origin is answered within one query's wait (behaviour 11). */
 const SIGNER_RECOVERY_BOUND_MS = 10_000;
 /** After Redis is back: reconnect (at most 2 s between attempts) and HAProxy's checks (2 × 1 s). */

@@ -21,9 +21,10 @@ export interface RedisConnectOptions {
   /** For BullMQ workers and subscribers: commands wait for a reconnect instead of failing. */
   blocking?: boolean;
   /**
-   * For the query path: while Redis is unreachable a command fails at once (no queueing for a
-   * reconnect), and one that gets no answer fails after FAIL_FAST_COMMAND_TIMEOUT_MS, so a pod
-   * answers from its own copy or with 503 quickly instead of ever more slowly (behaviour 11).
+   * For the query path: a command that gets no answer within FAIL_FAST_COMMAND_TIMEOUT_MS fails,
+   * whether it was sent or waits for a reconnect, so while Redis is unreachable a pod answers
+   * from its own copy or with 503 within that time instead of ever more slowly (behaviour 11);
+   * a Sentinel failover or a Redis restart shorter than that costs no failed query.
    */
   failFast?: boolean;
   /** Shown by CLIENT LIST, and in this connection's log lines. */
@@ -47,7 +48,7 @@ const RECONNECT_MAX_MS = 2000;
 /** Commands of a non-blocking connection fail after this many reconnects instead of waiting. */
 const FAIL_FAST_RETRIES = 2;
 /** A fail-fast connection's command that gets no answer fails after this long. */
-export const FAIL_FAST_COMMAND_TIMEOUT_MS = 2000;
+export const FAIL_FAST_COMMAND_TIMEOUT_MS = 1000;
 
 const reconnectDelay = (attempt: number): number => Math.min(attempt * RECONNECT_STEP_MS, RECONNECT_MAX_MS);
 
@@ -70,7 +71,7 @@ function nodeOptions(settings: RedisSettings, opts: RedisConnectOptions): RedisO
     retryStrategy: reconnectDelay,
     reconnectOnError: reconnectOnReadOnly,
     enableAutoPipelining: !opts.blocking,
-    ...(opts.failFast ? { enableOfflineQueue: false, commandTimeout: FAIL_FAST_COMMAND_TIMEOUT_MS } : {}),
+    ...(opts.failFast ? { commandTimeout: FAIL_FAST_COMMAND_TIMEOUT_MS } : {}),
   };
 }
 
@@ -126,7 +127,6 @@ function buildClient(settings: RedisSettings, opts: RedisConnectOptions, probeTi
         lazyConnect: probe,
         // Commands issued in one tick are sent as one pipeline per node (KeyStore relies on it).
         enableAutoPipelining: !opts.blocking,
-        enableOfflineQueue: !opts.failFast,
         // Pub/sub: one subscriber connection to any node, with PUBLISH/SUBSCRIBE (see
         // fetch-events.ts for why not the sharded kind).
         shardedSubscribers: false,
