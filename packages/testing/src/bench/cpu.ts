@@ -19,9 +19,25 @@ function statFields(pid: number | 'self'): string[] | undefined {
 
 /** CPU seconds (user + system) a process has used so far. */
 export function processCpuSeconds(pid: number | undefined): number | undefined {
+  const t = processCpuTimes(pid);
+  return t === undefined ? undefined : t.user + t.system;
+}
+
+/** CPU seconds a process has used so far in user space (JS, GC) and in the kernel (syscalls). */
+export function processCpuTimes(pid: number | undefined): { user: number; system: number } | undefined {
   if (pid === undefined) return undefined;
   const f = statFields(pid);
-  return f === undefined ? undefined : (Number(f[11]) + Number(f[12])) / CLOCK_TICKS_PER_S;
+  return f === undefined ? undefined : { user: Number(f[11]) / CLOCK_TICKS_PER_S, system: Number(f[12]) / CLOCK_TICKS_PER_S };
+}
+
+/** Seconds some task waited for a CPU (Linux pressure stall information), or undefined without PSI. */
+export function cpuPressureSeconds(): number | undefined {
+  try {
+    const m = /^some .*total=(\d+)/m.exec(fs.readFileSync('/proc/pressure/cpu', 'utf8'));
+    return m ? Number(m[1]) / 1e6 : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /** CPU seconds used by this process's children that have exited and been waited for. */
@@ -54,7 +70,9 @@ export function residentBytes(pid: number | undefined): number | undefined {
 
 /**
  * CPU seconds used between `start()` and `stop()` by each labelled process, by reaped children
- * (`loadgen`), and by everything else on the machine (`other`: what the run did not cause).
+ * (`loadgen`), and by everything else on the machine (`other`: what the run did not cause); the
+ * kernel's share of each labelled process (`<label>.sys`); and `waitedForCpu`, the seconds some
+ * task waited for a core (PSI): how crowded the machine was.
  */
 export class CpuMeter {
   private before: Record<string, number | undefined> = {};
@@ -63,11 +81,16 @@ export class CpuMeter {
 
   private snapshot(): Record<string, number | undefined> {
     const out: Record<string, number | undefined> = {};
-    for (const [label, pid] of Object.entries(this.processes)) out[label] = processCpuSeconds(pid);
+    for (const [label, pid] of Object.entries(this.processes)) {
+      const t = processCpuTimes(pid);
+      out[label] = t === undefined ? undefined : t.user + t.system;
+      out[`${label}.sys`] = t?.system;
+    }
     const self = process.cpuUsage();
     out.bench = (self.user + self.system) / 1e6;
     out.loadgen = reapedChildrenCpuSeconds();
     out.machine = machineBusyCpuSeconds();
+    out.waitedForCpu = cpuPressureSeconds();
     return out;
   }
 
@@ -75,7 +98,7 @@ export class CpuMeter {
     this.before = this.snapshot();
   }
 
-  /** CPU seconds per label since start(); `other` = the machine's busy time not accounted for. */
+  /** Seconds per label since start(); `other` = the machine's busy time not accounted for. */
   stop(): Record<string, number> {
     const after = this.snapshot();
     const used: Record<string, number> = {};
@@ -84,7 +107,9 @@ export class CpuMeter {
       if (end !== undefined && begin !== undefined) used[label] = Math.max(0, end - begin);
     }
     if (used.machine !== undefined) {
-      const ours = Object.entries(used).filter(([l]) => l !== 'machine').reduce((acc, [, s]) => acc + s, 0);
+      const ours = Object.entries(used)
+        .filter(([l]) => l !== 'machine' && l !== 'waitedForCpu' && !l.endsWith('.sys'))
+        .reduce((acc, [, s]) => acc + s, 0);
       used.other = Math.max(0, used.machine - ours);
       delete used.machine;
     }

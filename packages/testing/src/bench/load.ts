@@ -18,6 +18,8 @@ export interface LoadTarget {
   method: 'GET' | 'POST';
   path: string;
   bodyFile?: string;
+  /** Each request's body gets its own number in place of BODY_COUNTER (see wrk-script.ts), counting from this. */
+  counterFrom?: number;
   /** Exact wire bytes of one answer, headers included: every answer must be this long. */
   responseBytes: number;
 }
@@ -88,7 +90,7 @@ export async function runWrk(target: LoadTarget, opts: LoadOptions): Promise<Loa
   runNumber++;
   const outFile = path.join(opts.workDir, `wrk-${runNumber}.json`);
   const scriptFile = path.join(opts.workDir, `wrk-${runNumber}.lua`);
-  fs.writeFileSync(scriptFile, wrkScript({ method: target.method, bodyFile: target.bodyFile, outFile }));
+  fs.writeFileSync(scriptFile, wrkScript({ method: target.method, bodyFile: target.bodyFile, counterFrom: target.counterFrom, outFile }));
   const args = ['-t1', `-c${opts.connections}`, `-d${opts.seconds}s`, `--timeout`, `${WRK_TIMEOUT_S}s`, '-s', scriptFile, `http://127.0.0.1:${target.port}${target.path}`];
   const startedAtMs = Date.now();
   const { stderr, code } = await runChild('wrk', args, (opts.seconds + WRK_TIMEOUT_S + 30) * 1000);

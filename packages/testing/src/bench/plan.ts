@@ -3,7 +3,7 @@
  * this suite's own measurements on the 2-core machine it targets, rounded down; the hard caps
  * are what bounds a run whatever the notary does.
  */
-import { MEMORY_FLOOD_MAX_S, THROUGHPUT_PAIRS, type BenchConfig } from './config';
+import { MEMORY_FLOOD_MAX_S, type BenchConfig } from './config';
 
 export interface PlanStep {
   scenario: string;
@@ -42,10 +42,10 @@ export function planRun(c: BenchConfig): Plan {
   if (want('loadgen')) add('loadgen', `wrk and autocannon on the bare server, 2 × ${c.loadgenCheckSeconds} s each`, 4 * (c.loadgenCheckSeconds + 1.5) + 1);
   if (want('throughput') || want('refresh')) add('setup', 'matrix-notary all', ROLE_START_S);
   if (want('throughput')) {
-    const runs = THROUGHPUT_PAIRS * 2;
+    const runs = c.pairs.length * 2;
     add(
       'throughput',
-      `${THROUGHPUT_PAIRS} pairs (notary and baseline) × ${c.rounds} rounds × ${c.seconds} s, ${c.connections} connections, after ${c.warmupSeconds} s warm-up each`,
+      `${c.pairs.length} pairs (notary and baseline) × ${c.rounds} rounds × ${c.seconds} s, ${c.connections} connections, after ${c.warmupSeconds} s warm-up each`,
       5 + runs * (c.warmupSeconds + RUN_OVERHEAD_S) + runs * c.rounds * (c.seconds + RUN_OVERHEAD_S),
     );
   }

@@ -59,7 +59,8 @@ export function renderMarkdown(r: BenchResults, resultsFile: string): string {
   section(
     'Each notary run',
     'What the notary process went through during each run, from its own metrics scraped before and after: the longest event-loop delay (monitorEventLoopDelay, 10 ms resolution), ' +
-      'GC time by kind and the bucket of the longest collection, and Redis\'s own SLOWLOG and LATENCY records (threshold 5 ms). "others\' CPU" is what the rest of the machine used meanwhile, in % of one core.',
+      'GC time by kind and the bucket of the longest collection, and Redis\'s own SLOWLOG and LATENCY records (threshold 5 ms). "others\' CPU" is what the rest of the machine used meanwhile, in % of one core; ' +
+      '"waited for CPU" is the share of the run during which some task was ready to run and had no core (Linux PSI): a crowded machine stretches every pause.',
     notaryRunsTable(r),
   );
   section(

@@ -7,10 +7,19 @@
  */
 import { uncorrectWrkHistogram, wrkCorrectionUs } from './stats';
 
+/** The placeholder in a body template that each request replaces with a number of its own. */
+export const BODY_COUNTER = '__BENCH_COUNTER__';
+
 export interface WrkScriptOptions {
   method: 'GET' | 'POST';
-  /** File whose bytes are the request body (POST only). */
+  /**
+   * File whose bytes are the request body (POST only). When it holds BODY_COUNTER once, every
+   * request sends it with that replaced by `counterFrom` + its own sequence number: no two bodies
+   * are the same, as in real traffic, so no cache of whole answers by body can stand in for the
+   * path being measured.
+   */
   bodyFile?: string;
+  counterFrom?: number;
   /** Where the script writes its JSON when the run is over. */
   outFile: string;
 }
@@ -35,6 +44,17 @@ export function wrkScript(opts: WrkScriptOptions): string {
       'body_file:close()',
       'wrk.headers["Content-Type"] = "application/json"',
     );
+    if (opts.counterFrom !== undefined) {
+      lines.push(
+        `local head, tail = wrk.body:match("^(.-)${BODY_COUNTER}(.*)$")`,
+        `assert(head, "the body template has no ${BODY_COUNTER}")`,
+        `local counter = ${Math.floor(opts.counterFrom)}`,
+        'request = function()',
+        '  counter = counter + 1',
+        '  return wrk.format(nil, nil, nil, head .. string.format("%.0f", counter) .. tail)',
+        'end',
+      );
+    }
   }
   lines.push(
     'local function n(x) return string.format("%.0f", tonumber(x)) end',

@@ -7,6 +7,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
+import type { PairId } from '../config';
 import type { BenchContext } from '../context';
 import { CpuMeter } from '../cpu';
 import type { Deployment } from '../deployments';
@@ -19,6 +20,7 @@ import { FARM_KEY_ID } from '../origin-farm-protocol';
 import { scrapeMetrics, type RedisSlowMoments } from '../probes';
 import { sleep, startBaseline } from '../processes';
 import { checkStalls, LatencyHistogram, round, type LatencySummary, type StallCheck } from '../stats';
+import { BODY_COUNTER } from '../wrk-script';
 
 export const QUERY_PATH = '/_matrix/key/v2/query';
 export const SERVER_PATH = '/_matrix/key/v2/server';
@@ -26,7 +28,7 @@ const PAUSE_BETWEEN_RUNS_MS = 300;
 /** The cached servers the POST pairs ask for (the largest batch). */
 export const CACHED_SERVERS = 100;
 
-export type PairId = 'get_query' | 'get_server' | 'post_1' | 'post_10' | 'post_100';
+export type { PairId };
 
 interface PairDef {
   id: PairId;
@@ -193,10 +195,13 @@ export async function runThroughput(ctx: BenchContext, notary: Deployment, gcLog
     [`GET ${getPath}`]: file('answer-get_query.json', answers.get_query),
     [`GET ${SERVER_PATH}`]: file('answer-get_server.json', answers.get_server),
   };
+  // The load sends each body with the first server's timestamp made unique per request.
   const bodyFiles: Record<string, string> = {};
+  const stamp = `"minimum_valid_until_ts":${minValidUntilTs}`;
   for (const n of [1, 10, 100]) {
     routes[`POST /post/${n}`] = file(`answer-post_${n}.json`, answers[`post_${n}`]);
-    bodyFiles[`post_${n}`] = file(`request-post_${n}.json`, bodies[`post_${n}`]);
+    const template = bodies[`post_${n}`].toString('utf8').replace(stamp, `"minimum_valid_until_ts":${BODY_COUNTER}`);
+    bodyFiles[`post_${n}`] = file(`request-post_${n}.json`, Buffer.from(template));
   }
   const routesFile = path.join(dir, 'routes.json');
   fs.writeFileSync(routesFile, JSON.stringify(routes));
@@ -210,6 +215,7 @@ export async function runThroughput(ctx: BenchContext, notary: Deployment, gcLog
       method,
       path: urlPath,
       bodyFile: bodyKey === undefined ? undefined : bodyFiles[bodyKey],
+      counterFrom: bodyKey === undefined ? undefined : minValidUntilTs,
       responseBytes: await responseWireBytes(p, method, urlPath, body),
     };
   };
@@ -235,8 +241,9 @@ export async function runThroughput(ctx: BenchContext, notary: Deployment, gcLog
       baseline: await target(`baseline POST (${n})`, baseline.port, 'POST', `/post/${n}`, `post_${n}`),
     });
   }
+  const chosen = pairs.filter((p) => config.pairs.includes(p.id));
   const problems: string[] = [];
-  for (const p of pairs) {
+  for (const p of chosen) {
     if (p.notary.responseBytes !== p.baseline.responseBytes) {
       problems.push(`${p.label}: the notary's answers are ${p.notary.responseBytes} bytes on the wire, the baseline's ${p.baseline.responseBytes}: not the same bytes`);
     }
@@ -244,8 +251,8 @@ export async function runThroughput(ctx: BenchContext, notary: Deployment, gcLog
 
   const load = { seconds: config.seconds, connections: config.connections, workDir: dir };
   if (config.warmupSeconds > 0) {
-    say(`throughput: warming up each of ${pairs.length * 2} targets for ${config.warmupSeconds} s`);
-    for (const p of pairs) {
+    say(`throughput: warming up each of ${chosen.length * 2} targets for ${config.warmupSeconds} s`);
+    for (const p of chosen) {
       for (const t of [p.notary, p.baseline]) {
         await runWrk(t, { ...load, seconds: config.warmupSeconds });
         await sleep(PAUSE_BETWEEN_RUNS_MS);
@@ -257,7 +264,7 @@ export async function runThroughput(ctx: BenchContext, notary: Deployment, gcLog
   const histograms = new Map<string, LatencyHistogram[]>();
   const processes = (side: Side) => ({ server: side === 'notary' ? api.pid : baseline.pid, redis: ctx.redis.pid });
   for (let round_ = 1; round_ <= config.rounds; round_++) {
-    for (const p of pairs) {
+    for (const p of chosen) {
       // A B in odd rounds, B A in even ones.
       const order: Side[] = round_ % 2 === 1 ? ['notary', 'baseline'] : ['baseline', 'notary'];
       for (const side of order) {
@@ -304,7 +311,7 @@ export async function runThroughput(ctx: BenchContext, notary: Deployment, gcLog
   await baseline.stop();
 
   const fetchedAfter = (await farm.counts()).groups.c.fetches;
-  const results: PairResult[] = pairs.map((p) => {
+  const results: PairResult[] = chosen.map((p) => {
     const side = (s: Side) => summarizeSide(runs.filter((r) => r.pair === p.id && r.side === s), histograms.get(`${p.id}/${s}`) ?? [], p[s].responseBytes);
     const n = side('notary');
     const b = side('baseline');
