@@ -76,7 +76,7 @@ function subset<T extends string>(env: Env, name: string, all: readonly T[]): T[
 }
 
 /** A memory flood (cached or unknown servers) stops asking after this long, and reports what it asked. */
-export const MEMORY_FLOOD_MAX_S = 150;
+export const MEMORY_FLOOD_MAX_S = 120;
 
 /** Notary runs wanted for the latency figures (each throughput run of the notary is one). */
 export const MIN_LATENCY_RUNS = 10;
@@ -93,7 +93,7 @@ export function readBenchConfig(env: Env): BenchConfig {
     stampedeQueries: integer(env, 'BENCH_STAMPEDE_QUERIES', 1000, 1, 5000),
     stampedeOrigins: integer(env, 'BENCH_STAMPEDE_ORIGINS', 100, 1, 1000),
     originLatencyMs: integer(env, 'BENCH_ORIGIN_LATENCY_MS', 50, 0, 5000),
-    refreshOrigins: integer(env, 'BENCH_REFRESH_ORIGINS', 4000, 10, 10_000),
+    refreshOrigins: integer(env, 'BENCH_REFRESH_ORIGINS', 3000, 10, 10_000),
     memoryServers: integer(env, 'BENCH_MEMORY_SERVERS', 100_000, 100, 1_000_000),
     scenarios: subset(env, 'BENCH_SCENARIOS', SCENARIOS),
     pairs: subset(env, 'BENCH_PAIRS', PAIRS),

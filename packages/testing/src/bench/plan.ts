@@ -25,10 +25,10 @@ const ROLE_START_S = 2;
 const RUN_OVERHEAD_S = 0.8;
 /** Assumed rates (per second) for the planning; the caps hold whatever the real ones are. */
 export const PLAN_RATES = {
-  refresh: 300,
-  seed: 20_000,
-  cachedFlood: 20_000,
-  unknownFlood: 1_500,
+  refresh: 150,
+  seed: 7_000,
+  cachedFlood: 14_000,
+  unknownFlood: 1_300,
 };
 /** The refresh runs stop after max(30 s, origins / 100). */
 const refreshCapS = (origins: number) => Math.max(30, origins / 100);

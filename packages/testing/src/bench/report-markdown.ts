@@ -78,7 +78,7 @@ export function renderMarkdown(r: BenchResults, resultsFile: string): string {
   );
   section(
     'Memory',
-    'The resident memory of api pod 1 (split roles) idle, after every cached server was queried once (POSTs of 100), and after as many unknown servers were queried the same way ' +
+    'The resident memory of the api pods (split roles) idle; of pod 1 after every cached server was queried once (POSTs of 100); of pod 2 (fresh) after as many unknown servers were queried the same way ' +
       '(names the test DNS server does not know: each is queued, tried by the worker and answered without). The cached servers are stored through the store\'s own storeResponse with responses of ' +
       'the typical ~1 KB shape (one key, six retired ones, two signatures). Redis bytes are MEMORY USAGE summed over every key the storing added.',
     memoryTable(r),

@@ -139,12 +139,14 @@ export function refreshTable(r: BenchResults): Table | undefined {
 export function memoryTable(r: BenchResults): Table | undefined {
   const m = r.scenarios.memory;
   if (!m) return undefined;
-  const pt = (p: { rssMB: number; heapUsedMB?: number } | undefined) => (p ? `${p.rssMB.toFixed(0)} MB (heap ${p.heapUsedMB?.toFixed(0) ?? '?'} MB)` : '-');
+  const pt = (p: typeof m.idle | undefined) =>
+    p ? `${p.rssMB.toFixed(0)} MB (${p.pod}; V8 heap ${p.heapUsedMB?.toFixed(0) ?? '?'} MB, outside it ${p.externalMB?.toFixed(0) ?? '?'} MB)` : '-';
   const flood = (f: typeof m.cachedFlood) => (f ? `${n(f.servers)} servers in ${f.seconds} s (${n(f.serversPerSecond)}/s)` : '-');
   return {
     header: ['memory', 'value'],
     rows: [
       ['api RSS idle', pt(m.idle)],
+      ...(m.idleOther && m.idleOther.pod !== m.idle.pod ? [['api RSS idle', pt(m.idleOther)]] : []),
       ['api RSS after the cached servers', pt(m.afterCached)],
       ['  queried', flood(m.cachedFlood)],
       ['api RSS after the unknown servers', pt(m.afterUnknown)],

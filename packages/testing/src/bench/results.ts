@@ -88,7 +88,7 @@ export function measuredTargets(s: Partial<ScenarioResults>): Parameters<typeof 
   }
   const mem = s.memory;
   if (mem?.afterCached) m.rss_cached = { value: mem.afterCached.rssMB, note: `idle ${mem.idle.rssMB} MB; ${(mem.cachedFlood?.servers ?? 0).toLocaleString('en-US')} servers asked` };
-  if (mem?.afterUnknown) m.rss_unknown = { value: mem.afterUnknown.rssMB, note: `idle ${mem.idle.rssMB} MB; ${(mem.unknownFlood?.servers ?? 0).toLocaleString('en-US')} servers asked` };
+  if (mem?.afterUnknown) m.rss_unknown = { value: mem.afterUnknown.rssMB, note: `idle ${(mem.idleOther ?? mem.idle).rssMB} MB; ${(mem.unknownFlood?.servers ?? 0).toLocaleString('en-US')} servers asked` };
   if (mem) m.redis_bytes = { value: mem.redis.bytesPerServer, note: `${mem.typicalResponseBytes} B responses; ${mem.redis.keysPerServer} keys per server` };
   return m;
 }

@@ -60,8 +60,8 @@ export function fixtureResults(overrides: { problems?: string[] } = {}): BenchRe
         latencyMs: { p50: 80, p90: 120, p99: 200, max: 250 }, p50OverOrigin: 1.6, p99OverOrigin: 4, wallMs: 260, startUs: 0, endUs: 1, failures: [],
       },
       memory: {
-        servers: 100_000, typicalResponseBytes: 1030, seedSeconds: 30, idle: { rssMB: 90, heapUsedMB: 30 },
-        afterCached: { rssMB: 240, heapUsedMB: 60 }, afterUnknown: { rssMB: 140, heapUsedMB: 50 },
+        servers: 100_000, typicalResponseBytes: 1030, seedSeconds: 30, idle: { pod: 'api1', rssMB: 90, heapUsedMB: 30, externalMB: 5 }, idleOther: { pod: 'api2', rssMB: 91, heapUsedMB: 30, externalMB: 5 },
+        afterCached: { pod: 'api1', rssMB: 240, heapUsedMB: 60, externalMB: 150 }, afterUnknown: { pod: 'api2', rssMB: 140, heapUsedMB: 50, externalMB: 20 },
         redis: { keysPerServer: 1, bytesPerServer: 3568, usedMemoryPerServer: 3700 },
       },
     },

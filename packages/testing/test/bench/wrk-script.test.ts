@@ -1,4 +1,4 @@
-import { parseWrkOutput, wrkScript, WrkOutputError } from '../../src/bench/wrk-script';
+import { BODY_COUNTER, parseWrkOutput, wrkScript, WrkOutputError } from '../../src/bench/wrk-script';
 
 function output(histogram: number[], requests: number, timeout = 0): string {
   return JSON.stringify({
@@ -20,6 +20,15 @@ describe('the wrk script', () => {
     // Paths go in as decimal byte escapes: nothing in them can end the Lua string.
     expect(lua).not.toContain('"body"');
     expect(lua).toContain('\\34\\98\\111\\100\\121\\34');
+  });
+
+  it('makes every POST body its own when the template holds the counter', () => {
+    const lua = wrkScript({ method: 'POST', bodyFile: '/tmp/b.json', counterFrom: 1_764_000_000_000, outFile: '/tmp/out.json' });
+    expect(lua).toContain(`wrk.body:match("^(.-)${BODY_COUNTER}(.*)$")`);
+    expect(lua).toContain('local counter = 1764000000000');
+    expect(lua).toContain('return wrk.format(nil, nil, nil, head .. string.format("%.0f", counter) .. tail)');
+    // Without a counter the body is static: wrk sends the same request string every time.
+    expect(wrkScript({ method: 'POST', bodyFile: '/tmp/b.json', outFile: '/tmp/o.json' })).not.toContain('request = function');
   });
 
   it('sends no body or content type for a GET', () => {

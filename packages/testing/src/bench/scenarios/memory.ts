@@ -28,8 +28,12 @@ const TYPICAL_OLD_KEYS = 6;
 const MB = 1024 * 1024;
 
 export interface MemoryPoint {
+  /** Which api pod. */
+  pod: string;
   rssMB: number;
   heapUsedMB?: number;
+  /** Memory of Buffers and other objects outside V8's heap (Node's `external`). */
+  externalMB?: number;
 }
 
 export interface FloodResult {
@@ -51,7 +55,10 @@ export interface MemoryResult {
   servers: number;
   typicalResponseBytes: number;
   seedSeconds: number;
+  /** Both api pods before anything was asked of them. */
   idle: MemoryPoint;
+  idleOther: MemoryPoint;
+  /** api1 after the cached servers; api2 (fresh) after the unknown ones, so neither hides the other. */
   afterCached?: MemoryPoint;
   afterUnknown?: MemoryPoint;
   cachedFlood?: FloodResult;
@@ -68,15 +75,22 @@ export interface MemoryResult {
 
 async function point(api: Deployment['apis'][number]): Promise<MemoryPoint> {
   const metrics = await scrapeMetrics(api.metricsPort).catch(() => undefined);
-  const heap = metrics?.sum('matrix_notary_nodejs_heap_size_used_bytes');
-  return { rssMB: round((residentBytes(api.pid) ?? NaN) / MB, 1), heapUsedMB: heap === undefined ? undefined : round(heap / MB, 1) };
+  const mb = (name: string) => {
+    const v = metrics?.sum(`matrix_notary_nodejs_${name}`);
+    return v === undefined ? undefined : round(v / MB, 1);
+  };
+  return { pod: api.label, rssMB: round((residentBytes(api.pid) ?? NaN) / MB, 1), heapUsedMB: mb('heap_size_used_bytes'), externalMB: mb('external_memory_bytes') };
 }
 
-/** The api pod's memory before anything was asked of it. */
-export async function idleRss(ctx: BenchContext, notary: Deployment): Promise<MemoryPoint> {
-  const idle = await point(notary.apis[0]);
-  ctx.say(`memory: api1 idle: RSS ${idle.rssMB} MB, heap ${idle.heapUsedMB ?? '?'} MB`);
-  return idle;
+function describe(p: MemoryPoint): string {
+  return `RSS ${p.rssMB} MB (V8 heap ${p.heapUsedMB ?? '?'} MB, outside it ${p.externalMB ?? '?'} MB)`;
+}
+
+/** Both api pods' memory before anything was asked of them. */
+export async function idleRss(ctx: BenchContext, notary: Deployment): Promise<[MemoryPoint, MemoryPoint]> {
+  const idle = await Promise.all(notary.apis.slice(0, 2).map(point));
+  for (const p of idle) ctx.say(`memory: ${p.pod} idle: ${describe(p)}`);
+  return [idle[0], idle[1] ?? idle[0]];
 }
 
 /** A response of the typical shape and size, with random keys and signatures (never verified here). */
@@ -109,7 +123,7 @@ export class MemoryScenario {
   constructor(
     private readonly ctx: BenchContext,
     private readonly notary: Deployment,
-    private readonly idle: MemoryPoint,
+    private readonly idle: [MemoryPoint, MemoryPoint],
   ) {}
 
   /** Writes the cached servers and measures what they cost Redis. */
@@ -146,7 +160,8 @@ export class MemoryScenario {
       servers: n,
       typicalResponseBytes: typicalBytes,
       seedSeconds: round(seedSeconds, 1),
-      idle: this.idle,
+      idle: this.idle[0],
+      idleOther: this.idle[1],
       redis: {
         keysPerServer: round(added.length / n, 2),
         bytesPerServer: Math.round(bytes / n),
@@ -156,9 +171,8 @@ export class MemoryScenario {
     ctx.say(`memory: Redis holds ${this.result.redis.bytesPerServer} B per cached server (MEMORY USAGE; a response is ${typicalBytes} B)`);
   }
 
-  private async flood(names: (i: number) => string, what: string): Promise<FloodResult> {
+  private async flood(api: Deployment['apis'][number], names: (i: number) => string, what: string): Promise<FloodResult> {
     const { ctx } = this;
-    const api = this.notary.apis[0];
     const n = ctx.config.memoryServers;
     const agent = new http.Agent({ keepAlive: true, maxSockets: CONCURRENCY });
     const failures: string[] = [];
@@ -202,20 +216,22 @@ export class MemoryScenario {
 
   /** Queries every cached server once, in POSTs of 100, and measures the pod. */
   async queryCached(): Promise<void> {
-    const flood = await this.flood(memoryServerName, 'cached servers');
+    const api = this.notary.apis[0];
+    const flood = await this.flood(api, memoryServerName, 'cached servers');
     if (flood.entriesAnswered !== flood.servers) flood.failures.push(`cached servers: the answers held ${flood.entriesAnswered} entries for ${flood.servers} servers`);
     this.result!.cachedFlood = flood;
-    this.result!.afterCached = await point(this.notary.apis[0]);
-    this.ctx.say(`memory: api1 after ${flood.servers.toLocaleString('en-US')} cached servers (${flood.seconds} s): RSS ${this.result!.afterCached.rssMB} MB`);
+    this.result!.afterCached = await point(api);
+    this.ctx.say(`memory: ${api.label} after ${flood.servers.toLocaleString('en-US')} cached servers (${flood.seconds} s): ${describe(this.result!.afterCached)}`);
   }
 
-  /** Queries as many servers nobody knows, in POSTs of 100, and measures the pod. */
+  /** Queries as many servers nobody knows, in POSTs of 100, through the other pod, and measures it. */
   async queryUnknown(): Promise<void> {
-    const flood = await this.flood(unknownServerName, 'unknown servers');
+    const api = this.notary.apis[1] ?? this.notary.apis[0];
+    const flood = await this.flood(api, unknownServerName, 'unknown servers');
     if (flood.entriesAnswered !== 0) flood.failures.push(`unknown servers: the answers held ${flood.entriesAnswered} entries, expected none`);
     this.result!.unknownFlood = flood;
-    this.result!.afterUnknown = await point(this.notary.apis[0]);
-    this.ctx.say(`memory: api1 after ${flood.servers.toLocaleString('en-US')} unknown servers (${flood.seconds} s): RSS ${this.result!.afterUnknown.rssMB} MB`);
+    this.result!.afterUnknown = await point(api);
+    this.ctx.say(`memory: ${api.label} after ${flood.servers.toLocaleString('en-US')} unknown servers (${flood.seconds} s): ${describe(this.result!.afterUnknown)}`);
   }
 
   get measured(): MemoryResult | undefined {
