@@ -53,14 +53,16 @@ export function stopCurrentLoad(): void {
   current?.kill('SIGKILL');
 }
 
+/** wrk's version, e.g. "debian/4.1.0-3+b2" (from "wrk debian/4.1.0-3+b2 [epoll] Copyright ..."). */
 export function wrkVersion(): string | undefined {
+  let out: string | undefined;
   try {
-    return execFileSync('wrk', ['-v'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).split('\n')[0].trim();
+    out = execFileSync('wrk', ['-v'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
   } catch (err) {
     // wrk -v prints its version, then its usage, and exits 1.
-    const out = (err as { stdout?: string }).stdout;
-    return out ? out.split('\n')[0].trim() : undefined;
+    out = (err as { stdout?: string }).stdout;
   }
+  return out === undefined ? undefined : /^wrk (\S+)/.exec(out)?.[1];
 }
 
 function runChild(command: string, args: string[], timeoutMs: number): Promise<{ stdout: string; stderr: string; code: number | null }> {

@@ -12,7 +12,7 @@ function machineLine(r: BenchResults): string {
   const peak = Math.max(...m.load1Samples.map((s) => s.load1), m.before.loadAverage[0], m.after.loadAverage[0]);
   const busy = peak > BUSY_LOAD_PER_CORE * m.before.cpus;
   return [
-    `Machine: ${m.before.cpus} cores (${m.before.cpuModel ?? 'unknown CPU'}), ${m.before.memoryMB.toLocaleString('en-US')} MB; Node ${r.tools.node}, ${r.tools.wrk ?? 'wrk'}, Redis ${r.tools.redis ?? '?'}.`,
+    `Machine: ${m.before.cpus} cores (${m.before.cpuModel ?? 'unknown CPU'}), ${m.before.memoryMB.toLocaleString('en-US')} MB; Node ${r.tools.node}, wrk ${r.tools.wrk ?? '?'}, Redis ${r.tools.redis ?? '?'}.`,
     `Load while it ran (\`uptime\`): before \`${m.before.uptime}\`; after \`${m.after.uptime}\`; 1-minute load average sampled every 15 s: ${m.load1Samples.map((s) => s.load1).join(', ')}.`,
     busy
       ? `**Other work shared the cores during this run (load up to ${peak} on ${m.before.cpus} cores): the figures are indicative; the ratios, measured side by side, suffer least.**`
@@ -60,7 +60,9 @@ export function renderMarkdown(r: BenchResults, resultsFile: string): string {
     'Each notary run',
     'What the notary process went through during each run, from its own metrics scraped before and after: the longest event-loop delay (monitorEventLoopDelay, 10 ms resolution), ' +
       'GC time by kind and the bucket of the longest collection, and Redis\'s own SLOWLOG and LATENCY records (threshold 5 ms). "others\' CPU" is what the rest of the machine used meanwhile, in % of one core; ' +
-      '"waited for CPU" is the share of the run during which some task was ready to run and had no core (Linux PSI): a crowded machine stretches every pause.',
+      '"waited for CPU" is the share of the run during which some task was ready to run and had no core (Linux PSI): a crowded machine stretches every pause. ' +
+      'Reading a stall: when its max is about the run\'s event-loop max, the notary process itself paused (a GC, or no core for it); when the event loop never paused that long, ' +
+      'the delay was outside the notary (the kernel, the load generator, the machine), as the baseline\'s own stalls show.',
     notaryRunsTable(r),
   );
   section(

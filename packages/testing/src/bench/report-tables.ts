@@ -22,6 +22,7 @@ export function verdictTable(r: BenchResults): Table {
       v.status === 'not measured' ? '' : v.margin,
       v.note ?? '',
     ]),
+    leftColumns: [0, 3, 4, 5],
   };
 }
 
@@ -95,6 +96,7 @@ export function notaryRunsTable(r: BenchResults): Table | undefined {
     });
   return {
     header: ['scenario', 'round', 'req/s', 'p50', 'p99', 'p99.9', 'max', '> 10× p99', 'event loop max ms', 'GC ms by kind', 'longest GC', 'Redis slow', 'wrk CPU', 'others\' CPU', 'waited for CPU'],
+    leftColumns: [0, 9],
     rows,
   };
 }
@@ -112,6 +114,7 @@ export function stampedeTable(r: BenchResults): Table | undefined {
       ['against the origins\' own latency', `p50 ${ratio(s.p50OverOrigin)}, p99 ${ratio(s.p99OverOrigin)} of ${s.originLatencyMs} ms`],
       ...(s.failures.length > 0 ? [['failures (sample)', s.failures.join('; ')]] : []),
     ],
+    leftColumns: [0, 1],
   };
 }
 
@@ -124,6 +127,7 @@ export function refreshTable(r: BenchResults): Table | undefined {
       .map(([k, v]) => `${k} ${v}`)
       .join(', ');
   return {
+    leftColumns: [0, 4, 5],
     header: ['one worker', 'origins', 'seconds', 'origins/s', 'outcomes', 'CPU µs per refresh'],
     rows: runs.map((x) => [
       x.label,
@@ -155,6 +159,7 @@ export function memoryTable(r: BenchResults): Table | undefined {
       ['Redis used_memory growth per cached server', `${n(m.redis.usedMemoryPerServer)} B`],
       ...[...(m.cachedFlood?.failures ?? []), ...(m.unknownFlood?.failures ?? [])].map((f) => ['failure', f]),
     ],
+    leftColumns: [0, 1],
   };
 }
 
@@ -162,6 +167,7 @@ export function loadgenTable(r: BenchResults): Table | undefined {
   const l = r.scenarios.loadgen;
   if (!l) return undefined;
   return {
+    leftColumns: [0],
     header: ['generator', 'req/s on the bare server', 'its CPU µs/request', 'share of a core', 'server CPU µs/request'],
     rows: l.generators.map((g) => [g.generator, n(g.requestsPerS), String(g.loadgenUsPerRequest), `${g.loadgenCpuPercent}%`, String(g.serverUsPerRequest)]),
   };

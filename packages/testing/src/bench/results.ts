@@ -66,7 +66,7 @@ export function measuredTargets(s: Partial<ScenarioResults>): Parameters<typeof 
     const post = t.pairs.find((p) => p.id === 'post_100');
     if (get) {
       m.get_throughput = { value: get.ratio, note: `${get.notary.requestsPerS.toLocaleString('en-US')} vs ${get.baseline.requestsPerS.toLocaleString('en-US')} req/s` };
-      m.get_p99 = { value: get.p99Ratio, note: `${get.notary.latencyMs.p99} vs ${get.baseline.latencyMs.p99} ms` };
+      m.get_p99 = { value: get.p99Ratio, note: `${get.notary.latencyMs.p99.toFixed(2)} vs ${get.baseline.latencyMs.p99.toFixed(2)} ms` };
     }
     if (post) m.post100_throughput = { value: post.ratio, note: `${post.notary.requestsPerS.toLocaleString('en-US')} vs ${post.baseline.requestsPerS.toLocaleString('en-US')} req/s` };
     const notaryRuns = t.runs.filter((r) => r.side === 'notary');
@@ -89,7 +89,7 @@ export function measuredTargets(s: Partial<ScenarioResults>): Parameters<typeof 
   const mem = s.memory;
   if (mem?.afterCached) m.rss_cached = { value: mem.afterCached.rssMB, note: `idle ${mem.idle.rssMB} MB; ${(mem.cachedFlood?.servers ?? 0).toLocaleString('en-US')} servers asked` };
   if (mem?.afterUnknown) m.rss_unknown = { value: mem.afterUnknown.rssMB, note: `idle ${(mem.idleOther ?? mem.idle).rssMB} MB; ${(mem.unknownFlood?.servers ?? 0).toLocaleString('en-US')} servers asked` };
-  if (mem) m.redis_bytes = { value: mem.redis.bytesPerServer, note: `${mem.typicalResponseBytes} B responses; ${mem.redis.keysPerServer} keys per server` };
+  if (mem) m.redis_bytes = { value: mem.redis.bytesPerServer, note: `${mem.typicalResponseBytes} B responses; Redis keys per server: ${mem.redis.keysPerServer}` };
   return m;
 }
 
@@ -152,7 +152,7 @@ export function buildResults(input: {
     plan: input.plan,
     machine: { before: input.machineBefore, after: input.machineAfter, load1Samples: input.load1Samples },
     tools: input.tools,
-    loadGenerator: `${input.tools.wrk ?? 'wrk'}, 1 thread, ${input.config.connections} keep-alive connections, no pipelining, as a child process`,
+    loadGenerator: `wrk ${input.tools.wrk ?? '?'}, 1 thread, ${input.config.connections} keep-alive connections, no pipelining, as a child process`,
     verdicts: judgeAll(measuredTargets(input.scenarios)),
     scenarios: input.scenarios,
     profiles: input.profiles,

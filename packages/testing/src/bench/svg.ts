@@ -7,9 +7,9 @@
 import type { BenchResults } from './results';
 import { formatTarget, formatValue, type Verdict } from './targets';
 
-export const SVG_WIDTH = 960;
+export const SVG_WIDTH = 1000;
 const MARGIN = 20;
-const LABEL_W = 380;
+const LABEL_W = 410;
 const TRACK_X = MARGIN + LABEL_W;
 const TRACK_W = 330;
 const ROW_H = 26;
@@ -70,7 +70,7 @@ export function renderSvg(r: BenchResults): string {
   const load = r.machine.load1Samples.length > 0 ? Math.max(...r.machine.load1Samples.map((s) => s.load1)) : r.machine.before.loadAverage[0];
   body.push(text(MARGIN, y, `matrix-notary benchmarks: ${r.startedAt.slice(0, 16).replace('T', ' ')} UTC`, `font-size="17" font-weight="bold" fill="${COLORS.text}"`));
   y += 20;
-  body.push(text(MARGIN, y, `${r.machine.before.cpus} cores, highest 1-min load average during the run ${load}; ${r.loadGenerator}`, `font-size="12" fill="${COLORS.muted}"`));
+  body.push(text(MARGIN, y, `${r.machine.before.cpus} cores; highest 1-minute load average during the run ${load}; load generator wrk, ${r.config.connections} connections; commit ${(r.commit ?? '?').slice(0, 12)}`, `font-size="12" fill="${COLORS.muted}"`));
   y += 28;
   body.push(text(MARGIN, y, 'Targets of issue 13 (bar: measured; dashed line: the target; longer is better)', `font-size="14" font-weight="bold" fill="${COLORS.text}"`));
   y += 14;

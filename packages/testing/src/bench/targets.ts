@@ -13,7 +13,7 @@ export interface TargetSpec {
   label: string;
   comparison: Comparison;
   target: number;
-  /** Unit after the number: 'x' for ratios, 'origins/s', 'MB', 'B', 'fetches', 'requests'. */
+  /** Unit after the number: 'x' for ratios, 'origins/s', 'MB', 'B'; counts: 'fetches', 'requests'. */
   unit: string;
 }
 
@@ -32,8 +32,8 @@ export const TARGETS: readonly TargetSpec[] = [
   { id: 'get_throughput', label: 'cache-hit GET /query/{server}: req/s vs bare node:http', comparison: 'at-least', target: 0.9, unit: 'x' },
   { id: 'get_p99', label: 'cache-hit GET /query/{server}: p99 vs bare node:http', comparison: 'at-most', target: 1.5, unit: 'x' },
   { id: 'post100_throughput', label: 'POST of 100 cached servers: req/s vs bare node:http', comparison: 'at-least', target: 0.6, unit: 'x' },
-  { id: 'no_stalls', label: 'requests over 10× their run\'s p99 (every run)', comparison: 'at-most', target: 0, unit: 'requests' },
-  { id: 'stampede_exact', label: 'stampede: origin fetches for 1 per origin', comparison: 'exactly', target: 100, unit: 'fetches' },
+  { id: 'no_stalls', label: 'notary requests slower than 10× their run\'s p99', comparison: 'at-most', target: 0, unit: 'requests' },
+  { id: 'stampede_exact', label: 'stampede: origin fetches (one per origin)', comparison: 'exactly', target: 100, unit: 'fetches' },
   { id: 'refresh_rate', label: 'one worker, in-process signer: origins refreshed a second', comparison: 'at-least', target: 1000, unit: 'origins/s' },
   { id: 'rss_cached', label: 'api RSS after 100,000 cached servers queried', comparison: 'at-most', target: 150, unit: 'MB' },
   { id: 'rss_unknown', label: 'api RSS after 100,000 unknown servers queried', comparison: 'at-most', target: 150, unit: 'MB' },
@@ -113,5 +113,6 @@ export function formatValue(n: number, unit: string): string {
   if (unit === 'MB') return `${n.toFixed(0)} MB`;
   if (unit === 'B') return `${Math.round(n).toLocaleString('en-US')} B`;
   if (unit === 'origins/s') return `${Math.round(n).toLocaleString('en-US')}/s`;
-  return `${Math.round(n).toLocaleString('en-US')} ${unit}`;
+  // Counts (requests, fetches): the label says what is counted.
+  return Math.round(n).toLocaleString('en-US');
 }

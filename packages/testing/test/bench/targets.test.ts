@@ -45,6 +45,7 @@ describe('judging a measurement against the issue\'s targets', () => {
   it('formats targets for a reader', () => {
     expect(formatTarget(spec('get_throughput'))).toBe('≥ 0.90×');
     expect(formatTarget(spec('redis_bytes'))).toBe('≤ 1,536 B');
-    expect(formatTarget(spec('stampede_exact'))).toBe('= 100 fetches');
+    expect(formatTarget(spec('stampede_exact'))).toBe('= 100');
+    expect(formatTarget(spec('no_stalls'))).toBe('≤ 0');
   });
 });
