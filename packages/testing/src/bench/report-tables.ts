@@ -155,7 +155,7 @@ export function memoryTable(r: BenchResults): Table | undefined {
       ['  queried', flood(m.cachedFlood)],
       ['api RSS after the unknown servers', pt(m.afterUnknown)],
       ['  queried', flood(m.unknownFlood)],
-      ['Redis bytes per cached server (MEMORY USAGE)', `${n(m.redis.bytesPerServer)} B for a ${n(m.typicalResponseBytes)} B response (${m.redis.keysPerServer} keys per server)`],
+      ['Redis bytes per cached server (MEMORY USAGE)', `${n(m.redis.bytesPerServer)} B for a ${n(m.typicalResponseBytes)} B response (Redis keys per server: ${m.redis.keysPerServer})`],
       ['Redis used_memory growth per cached server', `${n(m.redis.usedMemoryPerServer)} B`],
       ...[...(m.cachedFlood?.failures ?? []), ...(m.unknownFlood?.failures ?? [])].map((f) => ['failure', f]),
     ],
