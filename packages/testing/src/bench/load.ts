@@ -1,177 +1,163 @@
 /**
- * One measured run of autocannon against one target, with latencies kept at microsecond
- * resolution (autocannon's own histogram counts whole milliseconds, too coarse for a sub-ms hot
- * path) and the CPU time each server-side process used during the run.
+ * The load runner: one closed-loop run of wrk (1 thread, N keep-alive connections, no
+ * pipelining) against one target, with every request's latency kept at 1 µs resolution. wrk is
+ * the generator because it costs the 2-core machine least per request (docs/benchmarks.md, "load
+ * generator"); autocannon runs only in the check that shows it. Both run as child processes.
  */
-import autocannon from 'autocannon';
-import { machineBusyCpuSeconds, processCpuSeconds } from './processes';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { BenchFailure } from './errors';
+import { LatencyHistogram } from './stats';
+import { parseWrkOutput, wrkScript } from './wrk-script';
 
-export interface Target {
-  /** Scenario name, e.g. `notary GET /query/{origin}`. */
+export interface LoadTarget {
+  /** Scenario name, e.g. `notary POST /query, 100 servers`. */
   name: string;
   port: number;
   method: 'GET' | 'POST';
   path: string;
-  body?: string;
-  /** Every response must be exactly this; differences are counted as mismatches. */
-  expectBody: string;
-  /** Processes whose CPU time is charged to this target, by label (e.g. server, redis). */
-  processes: Record<string, number | undefined>;
-}
-
-export interface RunResult {
-  name: string;
-  round: number;
-  durationS: number;
-  /** When the run started and ended, in µs of the monotonic clock V8's profiles use too. */
-  startUs: number;
-  endUs: number;
-  requests: number;
-  requestsPerS: number;
-  latencyMs: { p50: number; p90: number; p99: number; max: number };
-  errors: number;
-  timeouts: number;
-  non2xx: number;
-  mismatches: number;
-  statusCodes: Record<string, number>;
-  /** Bytes received per response, headers included. */
-  bytesPerResponse: number;
-  /**
-   * CPU seconds used during the run, per process label, plus `loadgen` (this process) and
-   * `other`: the rest of the machine (other people's work, the kernel's), a noise indicator.
-   */
-  cpuS: Record<string, number>;
-}
-
-/**
- * Latencies at 1 µs resolution up to 100 ms and 1 ms resolution from there to 10 s (longer ones
- * land in the last bucket): small enough to keep one per run, fine enough for a sub-ms hot path.
- */
-export class MicrosHistogram {
-  private static readonly FINE_US = 100_000;
-  private static readonly COARSE_STEP_US = 1000;
-  private static readonly MAX_US = 10_000_000;
-  private static readonly BUCKETS =
-    MicrosHistogram.FINE_US + (MicrosHistogram.MAX_US - MicrosHistogram.FINE_US) / MicrosHistogram.COARSE_STEP_US + 1;
-  private readonly counts = new Uint32Array(MicrosHistogram.BUCKETS);
-  total = 0;
-  maxUs = 0;
-
-  record(ms: number): void {
-    const us = Math.min(MicrosHistogram.MAX_US, Math.max(0, Math.round(ms * 1000)));
-    const index = us < MicrosHistogram.FINE_US
-      ? us
-      : MicrosHistogram.FINE_US + Math.floor((us - MicrosHistogram.FINE_US) / MicrosHistogram.COARSE_STEP_US);
-    this.counts[index]++;
-    this.total++;
-    if (us > this.maxUs) this.maxUs = us;
-  }
-
-  add(other: MicrosHistogram): void {
-    for (let i = 0; i < other.counts.length; i++) this.counts[i] += other.counts[i];
-    this.total += other.total;
-    this.maxUs = Math.max(this.maxUs, other.maxUs);
-  }
-
-  /** The latency (ms) at or below which `p` percent of the recorded ones fall. */
-  percentileMs(p: number): number {
-    if (this.total === 0) return 0;
-    const rank = Math.max(1, Math.ceil((p / 100) * this.total));
-    let seen = 0;
-    for (let i = 0; i < this.counts.length; i++) {
-      seen += this.counts[i];
-      if (seen >= rank) {
-        const us = i < MicrosHistogram.FINE_US ? i : MicrosHistogram.FINE_US + (i - MicrosHistogram.FINE_US) * MicrosHistogram.COARSE_STEP_US;
-        return us / 1000;
-      }
-    }
-    return this.maxUs / 1000;
-  }
+  bodyFile?: string;
+  /** Each request's body gets its own number in place of BODY_COUNTER (see wrk-script.ts), counting from this. */
+  counterFrom?: number;
+  /** Exact wire bytes of one answer, headers included: every answer must be this long. */
+  responseBytes: number;
 }
 
 export interface LoadOptions {
   seconds: number;
   connections: number;
+  /** Where scripts and outputs go. */
+  workDir: string;
 }
 
-let current: autocannon.Instance | undefined;
+export interface LoadResult {
+  durationS: number;
+  requests: number;
+  requestsPerS: number;
+  bytes: number;
+  errors: { connect: number; read: number; write: number; status: number; timeout: number };
+  histogram: LatencyHistogram;
+  /** Wall-clock ms when the run started and ended. */
+  startedAtMs: number;
+  endedAtMs: number;
+}
+
+/** Requests slower than this are wrk timeouts (and a failed run). */
+const WRK_TIMEOUT_S = 30;
+
+let current: ChildProcess | undefined;
 
 /** Stops the run in progress, if any (on SIGINT). */
 export function stopCurrentLoad(): void {
-  current?.stop();
+  current?.kill('SIGKILL');
 }
 
-export async function runLoad(target: Target, opts: LoadOptions, round: number): Promise<{ run: RunResult; histogram: MicrosHistogram }> {
-  const histogram = new MicrosHistogram();
-  const before = cpuSnapshot(target.processes);
-  const startedNs = process.hrtime.bigint();
-  const result = await new Promise<autocannon.Result>((resolve, reject) => {
-    current = autocannon(
-      {
-        url: `http://127.0.0.1:${target.port}${target.path}`,
-        method: target.method,
-        body: target.body,
-        headers: target.body === undefined ? undefined : { 'content-type': 'application/json' },
-        connections: opts.connections,
-        pipelining: 1,
-        duration: opts.seconds,
-        expectBody: target.expectBody,
-        setupClient: (client) => {
-          client.on('response', (_status: number, _bytes: number, responseTimeMs: number) => histogram.record(responseTimeMs));
-        },
-      },
-      (err, res) => (err ? reject(err instanceof Error ? err : new Error(String(err))) : resolve(res)),
-    );
-  }).finally(() => {
-    current = undefined;
-  });
-  const endedNs = process.hrtime.bigint();
-  const wallS = Number(endedNs - startedNs) / 1e9;
-  const after = cpuSnapshot(target.processes);
-  const cpuS: Record<string, number> = {};
-  for (const label of Object.keys(after)) {
-    if (before[label] !== undefined && after[label] !== undefined) cpuS[label] = round3(Math.max(0, after[label]! - before[label]!));
+/** wrk's version, e.g. "debian/4.1.0-3+b2" (from "wrk debian/4.1.0-3+b2 [epoll] Copyright ..."). */
+export function wrkVersion(): string | undefined {
+  let out: string | undefined;
+  try {
+    out = execFileSync('wrk', ['-v'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+  } catch (err) {
+    // wrk -v prints its version, then its usage, and exits 1.
+    out = (err as { stdout?: string }).stdout;
   }
-  const requests = result.requests.total;
-  const durationS = result.duration > 0 ? result.duration : wallS;
-  const statusCodes: Record<string, number> = {};
-  for (const [code, stat] of Object.entries(result.statusCodeStats ?? {})) statusCodes[code] = stat.count ?? 0;
-  const run: RunResult = {
-    name: target.name,
-    round,
-    durationS,
-    startUs: Number(startedNs / 1000n),
-    endUs: Number(endedNs / 1000n),
-    requests,
-    requestsPerS: requests / durationS,
-    latencyMs: {
-      p50: histogram.percentileMs(50),
-      p90: histogram.percentileMs(90),
-      p99: histogram.percentileMs(99),
-      max: histogram.maxUs / 1000,
-    },
-    errors: result.errors,
-    timeouts: result.timeouts,
-    non2xx: result.non2xx,
-    mismatches: result.mismatches,
-    statusCodes,
-    bytesPerResponse: requests > 0 ? Math.round(result.throughput.total / requests) : 0,
-    cpuS,
+  return out === undefined ? undefined : /^wrk (\S+)/.exec(out)?.[1];
+}
+
+function runChild(command: string, args: string[], timeoutMs: number): Promise<{ stdout: string; stderr: string; code: number | null }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    current = child;
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (c: Buffer) => (stdout += c.toString('utf8')));
+    child.stderr.on('data', (c: Buffer) => (stderr = (stderr + c.toString('utf8')).slice(-4096)));
+    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+    child.once('error', (err: NodeJS.ErrnoException) => {
+      clearTimeout(timer);
+      reject(err.code === 'ENOENT' ? new BenchFailure(`${command} is not installed (apt-get install ${command})`) : err);
+    });
+    child.once('close', (code) => {
+      clearTimeout(timer);
+      current = undefined;
+      resolve({ stdout, stderr, code });
+    });
+  });
+}
+
+let runNumber = 0;
+
+export async function runWrk(target: LoadTarget, opts: LoadOptions): Promise<LoadResult> {
+  runNumber++;
+  const outFile = path.join(opts.workDir, `wrk-${runNumber}.json`);
+  const scriptFile = path.join(opts.workDir, `wrk-${runNumber}.lua`);
+  fs.writeFileSync(scriptFile, wrkScript({ method: target.method, bodyFile: target.bodyFile, counterFrom: target.counterFrom, outFile }));
+  const args = ['-t1', `-c${opts.connections}`, `-d${opts.seconds}s`, `--timeout`, `${WRK_TIMEOUT_S}s`, '-s', scriptFile, `http://127.0.0.1:${target.port}${target.path}`];
+  const startedAtMs = Date.now();
+  const { stderr, code } = await runChild('wrk', args, (opts.seconds + WRK_TIMEOUT_S + 30) * 1000);
+  const endedAtMs = Date.now();
+  if (code !== 0 || !fs.existsSync(outFile)) {
+    throw new BenchFailure(`wrk failed on "${target.name}" (exit ${code}): ${stderr.trim() || 'no output'}`);
+  }
+  const run = parseWrkOutput(fs.readFileSync(outFile, 'utf8'), opts.connections);
+  fs.rmSync(outFile, { force: true });
+  fs.rmSync(scriptFile, { force: true });
+  return {
+    durationS: run.durationS,
+    requests: run.requests,
+    requestsPerS: run.durationS > 0 ? run.requests / run.durationS : 0,
+    bytes: run.bytes,
+    errors: run.errors,
+    histogram: LatencyHistogram.fromPairs(run.latencyPairs),
+    startedAtMs,
+    endedAtMs,
   };
-  return { run, histogram };
 }
 
-function cpuSnapshot(processes: Record<string, number | undefined>): Record<string, number | undefined> {
-  const out: Record<string, number | undefined> = {};
-  for (const [label, pid] of Object.entries(processes)) out[label] = processCpuSeconds(pid);
-  const self = process.cpuUsage();
-  out.loadgen = (self.user + self.system) / 1e6;
-  const machine = machineBusyCpuSeconds();
-  const ours = Object.values(out).reduce<number | undefined>((acc, s) => (acc === undefined || s === undefined ? undefined : acc + s), 0);
-  out.other = machine === undefined || ours === undefined ? undefined : machine - ours;
-  return out;
+/** What makes a run invalid as a measurement: failed requests, or answers not of the expected size. */
+export function loadProblems(target: LoadTarget, r: LoadResult, connections: number): string[] {
+  const problems: string[] = [];
+  if (r.requests === 0) problems.push('no request completed');
+  const e = r.errors;
+  if (e.status > 0) problems.push(`${e.status} answers had a status of 400 or more`);
+  if (e.connect + e.read + e.write + e.timeout > 0) {
+    problems.push(`socket errors: connect ${e.connect}, read ${e.read}, write ${e.write}, timeout ${e.timeout}`);
+  }
+  // wrk counts every byte read, including answers still arriving when the run stopped (at most
+  // one per connection): anything else means some answers were not the expected bytes.
+  const min = r.requests * target.responseBytes;
+  const max = (r.requests + connections) * target.responseBytes;
+  if (r.requests > 0 && (r.bytes < min || r.bytes > max)) {
+    problems.push(`answers averaged ${(r.bytes / r.requests).toFixed(1)} bytes, expected exactly ${target.responseBytes}`);
+  }
+  return problems;
 }
 
-function round3(n: number): number {
-  return Math.round(n * 1000) / 1000;
+export interface AutocannonResult {
+  requests: number;
+  durationS: number;
+  requestsPerS: number;
+  p99Ms: number;
+  errors: number;
+  non2xx: number;
+}
+
+/** One autocannon run in its own process (its CLI, JSON output), for the load-generator check. */
+export async function runAutocannon(target: LoadTarget, opts: LoadOptions): Promise<AutocannonResult> {
+  const cli = require.resolve('autocannon/autocannon.js');
+  const args = [cli, '-c', String(opts.connections), '-d', String(opts.seconds), '-j', '-m', target.method];
+  if (target.bodyFile !== undefined) args.push('-b', fs.readFileSync(target.bodyFile, 'utf8'), '-H', 'content-type=application/json');
+  args.push(`http://127.0.0.1:${target.port}${target.path}`);
+  const { stdout, stderr, code } = await runChild(process.execPath, args, (opts.seconds + 60) * 1000);
+  if (code !== 0) throw new BenchFailure(`autocannon failed on "${target.name}" (exit ${code}): ${stderr.trim()}`);
+  const r = JSON.parse(stdout) as { requests: { total: number }; duration: number; latency: { p99: number }; errors: number; non2xx: number };
+  return {
+    requests: r.requests.total,
+    durationS: r.duration,
+    requestsPerS: r.duration > 0 ? r.requests.total / r.duration : 0,
+    p99Ms: r.latency.p99,
+    errors: r.errors,
+    non2xx: r.non2xx,
+  };
 }

@@ -36,6 +36,8 @@ export interface ProfileShare {
 
 export interface ProfileSummary {
   file: string;
+  /** The process profiled (its label: all, api1, worker, baseline, ...). */
+  process: string;
   scenario: string;
   requests: number;
   busyUsPerRequest: number;
@@ -79,6 +81,7 @@ const INCLUSIVE_OF: Array<{ label: string; test: (f: CallFrame) => boolean }> = 
 
 export function summarizeCpuProfile(
   file: string,
+  processLabel: string,
   scenario: string,
   windows: ReadonlyArray<{ startUs: number; endUs: number }>,
   requests: number,
@@ -133,6 +136,7 @@ export function summarizeCpuProfile(
       .map(([name, us]) => ({ name, usPerRequest: perRequest(us), percent: busyUs > 0 ? Math.round((1000 * us) / busyUs) / 10 : 0 }));
   return {
     file,
+    process: processLabel,
     scenario,
     requests,
     busyUsPerRequest: perRequest(busyUs),
@@ -145,11 +149,11 @@ export function summarizeCpuProfile(
 
 export function formatProfileSummary(who: string, s: ProfileSummary, cwd = process.cwd()): string {
   const lines: string[] = [];
-  lines.push(`${who} profile during "${s.scenario}" (${s.requests.toLocaleString('en-US')} requests): ${s.busyUsPerRequest} µs busy per request, ${s.idlePercent}% idle`);
+  lines.push(`${who} profile during "${s.scenario}" (${s.requests.toLocaleString('en-US')} units of work): ${s.busyUsPerRequest} µs busy per unit, ${s.idlePercent}% idle`);
   lines.push(`  ${path.relative(cwd, s.file) || s.file}`);
   const block = (title: string, rows: ProfileShare[]) => {
     lines.push(`  ${title}`);
-    for (const r of rows) lines.push(`    ${r.usPerRequest.toFixed(1).padStart(6)} µs/req ${r.percent.toFixed(1).padStart(5)}%  ${r.name}`);
+    for (const r of rows) lines.push(`    ${r.usPerRequest.toFixed(1).padStart(6)} µs/unit ${r.percent.toFixed(1).padStart(5)}%  ${r.name}`);
   };
   block('self time by area:', s.byArea);
   block('inclusive time under:', s.inclusive);
