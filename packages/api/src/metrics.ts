@@ -4,8 +4,15 @@ import { HotPathCounter, HotPathHistogram, METRIC_PREFIX } from '@matrix-notary/
 
 export type RouteLabel = 'server' | 'query_get' | 'query_post' | 'other';
 
+/** Counts and times requests of one route, method and status. */
+export interface RequestRecorder {
+  record(seconds: number): void;
+}
+
 export interface ApiMetrics {
-  /** Counts and times one request; the label children are made once per label set. */
+  /** The recorder for a label set (made once per set): hot paths keep theirs. */
+  recorder(route: RouteLabel, method: 'GET' | 'POST', status: number): RequestRecorder;
+  /** Counts and times one request (recorder() then record()). */
   observeRequest(route: RouteLabel, method: 'GET' | 'POST', status: number, seconds: number): void;
   /** `query_servers_total` by result (hot path: one per origin asked). */
   serverResults: Record<'hit' | 'fetch' | 'stale', { inc(): void }>;
@@ -53,17 +60,27 @@ export function createApiMetrics(registry: Registry): ApiMetrics {
   // Every series exists from the start (at 0), so rate() and alerts see them before the first event.
   for (const reason of ['client_budget', 'queue_full']) notFetched.inc({ reason }, 0);
   for (const how of ['pod_copy', 'unavailable']) degraded.inc({ how }, 0);
-  const recorders = new Map<string, { count: { inc(): void }; time: { observe(v: number): void } }>();
+  const recorders = new Map<string, RequestRecorder>();
+  const recorder = (route: RouteLabel, method: 'GET' | 'POST', status: number): RequestRecorder => {
+    const key = `${route} ${method} ${status}`;
+    let r = recorders.get(key);
+    if (r === undefined) {
+      const count = requests.child(route, method, String(status));
+      const time = duration.child(route);
+      r = {
+        record(seconds) {
+          count.inc();
+          time.observe(seconds);
+        },
+      };
+      recorders.set(key, r);
+    }
+    return r;
+  };
   return {
+    recorder,
     observeRequest(route, method, status, seconds) {
-      const key = `${route} ${method} ${status}`;
-      let r = recorders.get(key);
-      if (r === undefined) {
-        r = { count: requests.child(route, method, String(status)), time: duration.child(route) };
-        recorders.set(key, r);
-      }
-      r.count.inc();
-      r.time.observe(seconds);
+      recorder(route, method, status).record(seconds);
     },
     serverResults: { hit: servers.child('hit'), fetch: servers.child('fetch'), stale: servers.child('stale') },
     refreshRequests: new Counter({

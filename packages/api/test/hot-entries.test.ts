@@ -44,16 +44,34 @@ test('forget drops every copy for the server', () => {
   expect(hot.get(q(['ed25519:a']), NOW)).toBeUndefined();
 });
 
-test('the copies are bounded in bytes: the least recently used go first, and big answers are never kept', () => {
-  const hot = new HotEntries(1000, 3 * 1024);
+test('the copies are bounded in bytes: the oldest go first (a copy in use is renewed each TTL), and big answers are never kept', () => {
+  const hot = new HotEntries(1000, 4 * 1024);
   const kb = (n: number): LookupResult => ({ ...hit(NOW + 5000), entries: [Buffer.alloc(n * 1024, 120)] });
   const server = (i: number) => ({ serverName: `s${i}.example`, keyIds: [], minValidUntilTs: NOW });
   for (let i = 0; i < 5; i++) hot.remember(server(i), kb(1), NOW);
-  expect(hot.heldBytes).toBeLessThanOrEqual(3 * 1024);
+  expect(hot.heldBytes).toBeLessThanOrEqual(4 * 1024);
   expect(hot.get(server(0), NOW)).toBeUndefined();
   expect(hot.get(server(4), NOW)).toBeDefined();
+  // Renewing s1 makes it the newest: the next eviction takes s2.
+  hot.remember(server(1), kb(1), NOW + 1);
+  hot.remember(server(5), kb(1), NOW + 1);
+  expect(hot.get(server(1), NOW + 1)).toBeDefined();
+  expect(hot.get(server(2), NOW + 1)).toBeUndefined();
   hot.remember(server(9), kb(100), NOW); // over the per-answer cap
   expect(hot.get(server(9), NOW)).toBeUndefined();
+});
+
+test('a copy is its own memory: the whole one-server answer once, its entries views into it', () => {
+  const hot = new HotEntries(1000);
+  const reply = Buffer.from('xx{"a":1}yy{"b":2}zz'); // as a Redis reply buffer holding two entries
+  const entries = [reply.subarray(2, 9), reply.subarray(11, 18)];
+  hot.remember(q([]), { ...hit(NOW + 5000), entries }, NOW);
+  const answer = hot.getAnswer(q([]), NOW)!;
+  expect(answer.toString()).toBe('{"server_keys":[{"a":1},{"b":2}]}');
+  expect(answer.buffer).not.toBe(reply.buffer);
+  const views = hot.get(q([]), NOW)!;
+  expect(views.map(String)).toEqual(['{"a":1}', '{"b":2}']);
+  expect(views.every((v) => v.buffer === answer.buffer)).toBe(true);
 });
 
 test('replacing a copy keeps it reachable by forget', () => {

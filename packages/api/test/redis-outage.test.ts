@@ -65,9 +65,3 @@ test('Redis down: recent answers from the pod, 503 with Retry-After otherwise, s
   expect((await getJson(n.url(`/_matrix/key/v2/query/${known.serverName}`))).json.server_keys).toHaveLength(1);
 });
 
-test('an api and a worker stop while Redis is down, without waiting for it to come back', async () => {
-  const n = await bed.notary({ redisUrl: redis.url });
-  await redis.halt();
-  // Bounded by the test's timeout: a close that waited for a reconnect would never end.
-  await n.stop();
-});

@@ -9,7 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { createTestCa, FakeOrigin, RedisServer, waitFor, type TestCa } from '@matrix-notary/testing';
 import { freeLoopbackPort } from '../src/embedded-redis';
-import { assertBuilt, startCli, waitForUrl, type RunningProcess } from './processes';
+import { assertBuilt, startCli, stopWithin, waitForUrl, type RunningProcess } from './processes';
 import { startSignerProcess, type SignerProcess } from './signer-process';
 
 jest.setTimeout(90_000);
@@ -139,4 +139,13 @@ test('Redis down for 12 s: no stack trace, one line per connection per 10 s, err
     }
     expect(await redisErrors(role)).toBeGreaterThan(0);
   }
+});
+
+test('Redis down: api and worker still stop on SIGTERM at once, with exit code 0', async () => {
+  await redis.halt();
+  const stops = await Promise.all([stopWithin(api), stopWithin(worker)]);
+  expect(stops.map((s) => ({ code: s.code, signal: s.signal }))).toEqual([
+    { code: 0, signal: null },
+    { code: 0, signal: null },
+  ]);
 });

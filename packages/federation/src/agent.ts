@@ -30,6 +30,8 @@ export class GuardedAgent extends https.Agent {
   private readonly policy: AddressPolicy;
   private readonly connectTimeoutMs: number;
   private readonly maxSocketsTotal: number;
+  /** Sockets this agent opened that are not closed yet (in use or idle): counted, not scanned. */
+  private openSockets = 0;
 
   constructor(opts: GuardedAgentOptions) {
     super({
@@ -55,9 +57,7 @@ export class GuardedAgent extends https.Agent {
    * wait until one of them times out.
    */
   makeRoomFor(request: https.RequestOptions): void {
-    let total = 0;
-    for (const list of [...Object.values(this.sockets), ...Object.values(this.freeSockets)]) total += list?.length ?? 0;
-    if (total < this.maxSocketsTotal) return;
+    if (this.openSockets < this.maxSocketsTotal) return;
     const name = this.getName({ ...request, ...this.options });
     if ((this.freeSockets[name]?.length ?? 0) > 0) return; // this origin's own idle socket will be reused
     for (const list of Object.values(this.freeSockets)) {
@@ -76,6 +76,8 @@ export class GuardedAgent extends https.Agent {
     const socket = super.createConnection(options, callback) as Socket | null | undefined;
     if (!socket) return socket;
     guardSocket(socket, this.policy);
+    this.openSockets++;
+    socket.once('close', () => this.openSockets--);
     const where = `${options.host ?? '?'}:${options.port ?? '?'}`;
     const timer = setTimeout(() => {
       socket.destroy(

@@ -122,6 +122,8 @@ export async function startWorker(config: WorkerConfig, deps: WorkerDeps): Promi
         stopped = true;
         // Running jobs finish while Redis is there to record them; without Redis they cannot.
         await worker.close(bullRedis.status !== 'ready');
+        // Its own blocking connection, which a close without Redis leaves reconnecting.
+        await settleWithin(worker.disconnect(), QUEUE_CLOSE_MS);
         await metricsListener?.stop();
         await federation?.close();
         await settleWithin(queueView?.close() ?? Promise.resolve(), QUEUE_CLOSE_MS);

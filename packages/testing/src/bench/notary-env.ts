@@ -27,16 +27,15 @@ export interface RolePorts {
 /**
  * Settings every bench deployment shares, and why:
  * - the origin farm is on 127.0.0.1, which the notary refuses unless allowed;
- * - the client limits stay on, so their cost is measured, but no run can trip them (one load
- *   generator is one client doing tens of thousands of requests a second);
- * - no new-origin budget: the stampede, refresh and memory scenarios are one client asking for
- *   thousands of origins it has never asked for (DESIGN: 0 = no limit).
+ * - the load generator is what a homeserver of the operator's is: a client listed in
+ *   NOTARY_UNLIMITED_CLIENTS (one client doing tens of thousands of requests a second, and
+ *   asking for thousands of origins it never asked for in the stampede, refresh and memory
+ *   scenarios). What the limits cost a stranger's request (one Redis command) is not what the
+ *   throughput pairs measure.
  */
 export const BENCH_NOTARY_SETTINGS: Readonly<Record<string, string>> = {
   NOTARY_ALLOWED_ADDRESSES: '127.0.0.1/32',
-  NOTARY_CLIENT_REQUESTS_PER_S: '1000000',
-  NOTARY_CLIENT_BURST: '1000000',
-  NOTARY_CLIENT_NEW_ORIGINS_PER_MIN: '0',
+  NOTARY_UNLIMITED_CLIENTS: '127.0.0.0/8',
   NOTARY_LOG_LEVEL: 'warn',
 };
 
