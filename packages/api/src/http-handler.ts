@@ -9,13 +9,16 @@ import { badJson, internalError, MatrixError, notJson, unrecognized, type Logger
 import { checkJsonNumbers } from '@matrix-notary/protocol';
 import type { ClientIdentifier } from './client-address';
 import type { ClientLimits } from './client-limits';
-import { parseGetQuery, parsePostQuery, type QueryLimits } from './key-query';
+import { parseGetQuery, parseServerCriteria, postQueryServers, type QueryLimits, type ServerKeyQuery } from './key-query';
 import type { ApiMetrics, RouteLabel } from './metrics';
 import type { OwnKeysCache } from './own-keys-cache';
 import type { QueryService } from './query-service';
 import { readBody } from './read-body';
+import { nextTurn, SLICE_SERVERS } from './work-slices';
 
 export const SERVER_PATH = '/_matrix/key/v2/server';
+/** A body over this (a query of some 250 servers) waits for its turn before it is parsed. */
+const BIG_BODY_BYTES = 16 * 1024;
 export const QUERY_PATH = '/_matrix/key/v2/query';
 
 export interface HandlerDeps {
@@ -108,6 +111,8 @@ export function createRequestHandler(deps: HandlerDeps): (req: IncomingMessage, 
     const raw = await readBody(req, deps.maxBodyBytes);
     // The fetch wait runs from when the query is complete: a slow sender's upload is not ours.
     const arrived = now();
+    // Parsing a big body is a slice of its own: many arriving at once must not run back to back.
+    if (raw.length > BIG_BODY_BYTES) await nextTurn();
     const text = raw.toString('utf8');
     let body: unknown;
     try {
@@ -122,7 +127,12 @@ export function createRequestHandler(deps: HandlerDeps): (req: IncomingMessage, 
     } catch (err) {
       throw badJson(`${(err as Error).message}: numbers in a key query are integers written as integers`);
     }
-    const queries = parsePostQuery(body, deps.limits, arrived);
+    const servers = postQueryServers(body, deps.limits);
+    const queries: ServerKeyQuery[] = new Array(servers.length);
+    for (let i = 0; i < servers.length; i++) {
+      if (i > 0 && i % SLICE_SERVERS === 0) await nextTurn();
+      queries[i] = parseServerCriteria(servers[i][0], servers[i][1], deps.limits, arrived);
+    }
     send(res, 200, await deps.query.answer(queries, client, arrived + deps.fetchWaitMs));
     finish('query_post', req, started, 200);
   };

@@ -125,52 +125,60 @@ function isPlainObject(v: unknown): v is Record<string, unknown> {
 }
 
 /**
+ * The servers of a POST body, `[name, criteria]` in the order given, once the body's shape and
+ * the number of servers are checked; each is then read by parseServerCriteria.
+ */
+export function postQueryServers(body: unknown, limits: QueryLimits): Array<[string, unknown]> {
+  if (!isPlainObject(body)) throw badJson('the body must be a JSON object');
+  const serverKeys = body.server_keys;
+  if (!isPlainObject(serverKeys)) throw badJson('server_keys must be an object mapping server names to key criteria');
+  const servers = Object.entries(serverKeys);
+  if (servers.length > limits.maxServersPerQuery) {
+    throw tooLarge(`a query may name at most ${limits.maxServersPerQuery} servers; this one names ${servers.length}`);
+  }
+  return servers;
+}
+
+/** One server of a POST body: `{keyId: {"minimum_valid_until_ts": n}}`, or the pre-spec `[keyId, ...]`. */
+export function parseServerCriteria(serverName: string, criteria: unknown, limits: QueryLimits, nowMs: number): ServerKeyQuery {
+  let keyIds: string[];
+  let minValidUntilTs: number | undefined;
+  if (Array.isArray(criteria)) {
+    if (criteria.length > limits.maxKeysPerServer) {
+      throw tooLarge(`at most ${limits.maxKeysPerServer} key IDs may be asked per server`);
+    }
+    if (!criteria.every((k): k is string => typeof k === 'string')) {
+      throw badJson(`the key ID list for ${quote(serverName)} must hold strings only`);
+    }
+    keyIds = criteria;
+  } else if (isPlainObject(criteria)) {
+    keyIds = Object.keys(criteria);
+    if (keyIds.length > limits.maxKeysPerServer) {
+      throw tooLarge(`at most ${limits.maxKeysPerServer} key IDs may be asked per server`);
+    }
+    for (const keyId of keyIds) {
+      const c = criteria[keyId];
+      if (!isPlainObject(c)) throw badJson(`the criteria for key ${quote(keyId)} must be an object`);
+      const given = c.minimum_valid_until_ts;
+      if (given !== undefined && !Number.isSafeInteger(given)) throw badJson('minimum_valid_until_ts must be an integer');
+      // A key asked without a timestamp is asked "valid now" (the spec's default).
+      const ts = given === undefined ? nowMs : (given as number);
+      minValidUntilTs = Math.max(minValidUntilTs ?? ts, ts);
+    }
+  } else {
+    throw badJson(`the criteria for ${quote(serverName)} must be an object`);
+  }
+  checkServerName(serverName);
+  for (const keyId of keyIds) checkKeyId(keyId);
+  // An object's member names are distinct already; only the pre-spec list may repeat one.
+  if (Array.isArray(criteria) && keyIds.length > 1) keyIds = [...new Set(keyIds)];
+  return { serverName, keyIds, minValidUntilTs: minValidUntilTs ?? nowMs };
+}
+
+/**
  * POST /_matrix/key/v2/query: `{"server_keys": {server: {keyId: {"minimum_valid_until_ts": n}}}}`,
  * or the pre-spec form `{"server_keys": {server: [keyId, ...]}}`. `body` is the parsed JSON.
  */
 export function parsePostQuery(body: unknown, limits: QueryLimits, nowMs: number): ServerKeyQuery[] {
-  if (!isPlainObject(body)) throw badJson('the body must be a JSON object');
-  const serverKeys = body.server_keys;
-  if (!isPlainObject(serverKeys)) throw badJson('server_keys must be an object mapping server names to key criteria');
-  const names = Object.keys(serverKeys);
-  if (names.length > limits.maxServersPerQuery) {
-    throw tooLarge(`a query may name at most ${limits.maxServersPerQuery} servers; this one names ${names.length}`);
-  }
-  const out: ServerKeyQuery[] = [];
-  for (const serverName of names) {
-    const criteria = serverKeys[serverName];
-    let keyIds: string[];
-    let minValidUntilTs: number | undefined;
-    if (Array.isArray(criteria)) {
-      if (criteria.length > limits.maxKeysPerServer) {
-        throw tooLarge(`at most ${limits.maxKeysPerServer} key IDs may be asked per server`);
-      }
-      if (!criteria.every((k): k is string => typeof k === 'string')) {
-        throw badJson(`the key ID list for ${quote(serverName)} must hold strings only`);
-      }
-      keyIds = criteria;
-    } else if (isPlainObject(criteria)) {
-      keyIds = Object.keys(criteria);
-      if (keyIds.length > limits.maxKeysPerServer) {
-        throw tooLarge(`at most ${limits.maxKeysPerServer} key IDs may be asked per server`);
-      }
-      for (const keyId of keyIds) {
-        const c = criteria[keyId];
-        if (!isPlainObject(c)) throw badJson(`the criteria for key ${quote(keyId)} must be an object`);
-        const given = c.minimum_valid_until_ts;
-        if (given !== undefined && !Number.isSafeInteger(given)) throw badJson('minimum_valid_until_ts must be an integer');
-        // A key asked without a timestamp is asked "valid now" (the spec's default).
-        const ts = given === undefined ? nowMs : (given as number);
-        minValidUntilTs = Math.max(minValidUntilTs ?? ts, ts);
-      }
-    } else {
-      throw badJson(`the criteria for ${quote(serverName)} must be an object`);
-    }
-    checkServerName(serverName);
-    for (const keyId of keyIds) checkKeyId(keyId);
-    // An object's member names are distinct already; only the pre-spec list may repeat one.
-    if (Array.isArray(criteria) && keyIds.length > 1) keyIds = [...new Set(keyIds)];
-    out.push({ serverName, keyIds, minValidUntilTs: minValidUntilTs ?? nowMs });
-  }
-  return out;
+  return postQueryServers(body, limits).map(([name, criteria]) => parseServerCriteria(name, criteria, limits, nowMs));
 }

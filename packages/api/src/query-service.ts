@@ -15,6 +15,7 @@ import type { Client } from './client-address';
 import type { ClientLimits } from './client-limits';
 import { HotEntries } from './hot-entries';
 import { assembleResponse } from './response';
+import { nextTurn, SLICE_SERVERS } from './work-slices';
 import type { ServerKeyQuery } from './key-query';
 import type { ApiMetrics } from './metrics';
 import type { OwnKeysCache } from './own-keys-cache';
@@ -31,6 +32,8 @@ export interface QueryServiceDeps {
   waiter: FetchWaiter;
   ownKeys: OwnKeysCache;
   limits: ClientLimits;
+  /** Whether Redis may be used now; false while it is known to be unreachable. Default: always. */
+  storeUsable?: () => Promise<boolean>;
   logger: Logger;
   metrics: ApiMetrics;
   now?: () => number;
@@ -93,7 +96,8 @@ export class QueryService {
 
     let results: LookupResult[];
     try {
-      results = await deps.store.lookup(remote, lookedUpAt);
+      if (deps.storeUsable && !(await deps.storeUsable())) throw new Error('the connection to Redis is down');
+      results = await this.lookupInSlices(remote, lookedUpAt);
     } catch (err) {
       return this.answerWithoutStore(entries, remote, remoteIndex, err);
     }
@@ -177,7 +181,18 @@ export class QueryService {
       // Redis went away during the check: the wait simply ends at the deadline.
       .catch((err: Error) => deps.logger.debug({ err: err.message }, 'could not check for fetches that ended before the wait'));
     await expected.done;
-    return deps.store.lookup(queries, this.now());
+    return this.lookupInSlices(queries, this.now());
+  }
+
+  /** One lookup per slice of SLICE_SERVERS servers: other requests are served between two. */
+  private async lookupInSlices(queries: readonly ServerKeyQuery[], nowMs: number): Promise<LookupResult[]> {
+    if (queries.length <= SLICE_SERVERS) return this.deps.store.lookup(queries, nowMs);
+    const results: LookupResult[] = [];
+    for (let i = 0; i < queries.length; i += SLICE_SERVERS) {
+      if (i > 0) await nextTurn();
+      for (const r of await this.deps.store.lookup(queries.slice(i, i + SLICE_SERVERS), nowMs)) results.push(r);
+    }
+    return results;
   }
 
   /**

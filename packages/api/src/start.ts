@@ -6,7 +6,7 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { closeServer, createLogger, createRegistry, readBannedKeysFile, settleWithin, startMetricsListener, type HealthCheck, type Logger, type MetricsListener } from '@matrix-notary/common';
-import { FetchWaiter, KeyStore, RedisConnections, RefreshQueue } from '@matrix-notary/store';
+import { ConnectionWatch, FetchWaiter, KeyStore, RedisConnections, RefreshQueue, type RedisClient } from '@matrix-notary/store';
 import type { Registry } from 'prom-client';
 import type { ApiConfig } from './config';
 import { createExpressApp } from './express-app';
@@ -38,15 +38,19 @@ export interface ApiHandle {
 /** How long closing the queue may take: without Redis it would wait for a reconnect. */
 const QUEUE_CLOSE_MS = 1000;
 
+/** Whether the query path may use Redis now (see ConnectionWatch). */
+function watchConnection(client: RedisClient): () => Promise<boolean> {
+  const watch = new ConnectionWatch(client);
+  return () => watch.usable();
+}
+
 export async function startApi(config: ApiConfig, deps: ApiDeps): Promise<ApiHandle> {
   const logger = deps.logger ?? createLogger({ role: 'api', level: config.logLevel });
   const registry = deps.registry ?? createRegistry('api');
   const bannedKeys = await readBannedKeysFile(config.bannedKeysFile);
   const connections = await RedisConnections.open(config.redis, { logger, registry, name: `${config.redisPrefix}-api` });
-  // The query path's connections fail fast while Redis is unreachable (behaviour 11).
-  const redis = connections.client('lookup', { failFast: true });
-  // Only adds jobs (never blocks), so it fails fast like the lookup connection during an outage.
-  const queueRedis = connections.client('queue', { failFast: true });
+  const redis = connections.client('lookup');
+  const queueRedis = connections.client('queue');
   const subscriber = connections.client('events', { blocking: true });
   const closeConnections = () => connections.close();
   let metricsListener: MetricsListener | undefined;
@@ -69,6 +73,7 @@ export async function startApi(config: ApiConfig, deps: ApiDeps): Promise<ApiHan
       waiter,
       ownKeys,
       limits: clientLimits,
+      storeUsable: watchConnection(redis),
       logger,
       metrics,
     });

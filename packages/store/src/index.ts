@@ -9,3 +9,4 @@ export * from './origin-record';
 export * from './origin-report';
 export * from './fetch-events';
 export * from './refresh-queue';
+export * from './connection-watch';

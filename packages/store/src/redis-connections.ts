@@ -57,14 +57,10 @@ export class RedisConnections {
     return new RedisConnections(settings, opts, sentinelsNeedPassword);
   }
 
-  /**
-   * A new connection for one purpose; `blocking` for BullMQ workers and pub/sub subscribers,
-   * `failFast` for the query path (see RedisConnectOptions).
-   */
-  client(purpose: string, { blocking = false, failFast = false } = {}): RedisClient {
+  /** A new connection for one purpose; `blocking` for BullMQ workers and pub/sub subscribers. */
+  client(purpose: string, { blocking = false } = {}): RedisClient {
     const client = createRedis(this.settings, {
       blocking,
-      failFast,
       connectionName: `${this.opts.name}-${purpose}`,
       logger: this.opts.logger,
       errors: this.errors,

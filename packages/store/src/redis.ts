@@ -20,13 +20,6 @@ export type RedisClient = Redis | Cluster;
 export interface RedisConnectOptions {
   /** For BullMQ workers and subscribers: commands wait for a reconnect instead of failing. */
   blocking?: boolean;
-  /**
-   * For the query path: a command that gets no answer within FAIL_FAST_COMMAND_TIMEOUT_MS fails,
-   * whether it was sent or waits for a reconnect, so while Redis is unreachable a pod answers
-   * from its own copy or with 503 within that time instead of ever more slowly (behaviour 11);
-   * a Sentinel failover or a Redis restart shorter than that costs no failed query.
-   */
-  failFast?: boolean;
   /** Shown by CLIENT LIST, and in this connection's log lines. */
   connectionName?: string;
   /** Told about connection errors, at most one line per 10 s. */
@@ -47,8 +40,6 @@ const RECONNECT_STEP_MS = 100;
 const RECONNECT_MAX_MS = 2000;
 /** Commands of a non-blocking connection fail after this many reconnects instead of waiting. */
 const FAIL_FAST_RETRIES = 2;
-/** A fail-fast connection's command that gets no answer fails after this long. */
-export const FAIL_FAST_COMMAND_TIMEOUT_MS = 1000;
 
 const reconnectDelay = (attempt: number): number => Math.min(attempt * RECONNECT_STEP_MS, RECONNECT_MAX_MS);
 
@@ -71,7 +62,6 @@ function nodeOptions(settings: RedisSettings, opts: RedisConnectOptions): RedisO
     retryStrategy: reconnectDelay,
     reconnectOnError: reconnectOnReadOnly,
     enableAutoPipelining: !opts.blocking,
-    ...(opts.failFast ? { commandTimeout: FAIL_FAST_COMMAND_TIMEOUT_MS } : {}),
   };
 }
 
