@@ -8,6 +8,7 @@ export interface WorkerMetrics {
   refusals: Counter<'reason'>;
   fetchSeconds: Histogram<string>;
   keys: KeyMetrics;
+  upstreamQueries: Counter<'outcome'>;
 }
 
 export function createWorkerMetrics(registry: Registry, readKeyStats?: () => Promise<KeyStatsReading>): WorkerMetrics {
@@ -23,6 +24,12 @@ export function createWorkerMetrics(registry: Registry, readKeyStats?: () => Pro
       name: `${METRIC_PREFIX}origin_responses_refused_total`,
       help: 'Origin key responses refused, by reason (wrong_server_name, bad_signature, expires_too_soon, malformed, collision, banned_key, ...)',
       labelNames: ['reason'],
+      registers: [registry],
+    }),
+    upstreamQueries: new Counter({
+      name: `${METRIC_PREFIX}upstream_queries_total`,
+      help: 'Upstream notaries asked for an origin that could not be reached and had nothing stored, by outcome: stored, empty (it had nothing), refused (its answer failed a check), failed (it could not be asked), not_stored (the signer was unavailable, or a response was stored meanwhile)',
+      labelNames: ['outcome'],
       registers: [registry],
     }),
     fetchSeconds: new Histogram({

@@ -250,6 +250,12 @@ export const VARIABLES = {
     doc: 'JSON list of `{"server_name"?, "key_id"?, "key": base64, "note"?}` entries: key bodies never served (compromised keys); a response that holds one is refused',
     schema: nonEmpty,
   }),
+  NOTARY_UPSTREAM_NOTARIES_FILE: variable({
+    name: 'NOTARY_UPSTREAM_NOTARIES_FILE',
+    defaultDoc: 'none',
+    doc: 'JSON list of `{"server_name", "url", "verify_keys": {id: base64}}`: notaries asked when an origin cannot be reached and nothing is stored (see [Upstream notaries](#upstream-notaries)); read by the worker',
+    schema: nonEmpty,
+  }),
   NOTARY_FETCH_WAIT_MS: variable({
     name: 'NOTARY_FETCH_WAIT_MS',
     default: '5000',
