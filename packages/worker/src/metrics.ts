@@ -3,6 +3,9 @@ import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import { METRIC_PREFIX } from '@matrix-notary/common';
 import { createKeyMetrics, type KeyMetrics, type KeyStatsReading } from './key-metrics';
 
+/** Outcomes of asking an upstream notary (see upstream-notaries.ts); every one is exported from the start, at 0. */
+export const UPSTREAM_OUTCOMES = ['stored', 'empty', 'refused', 'failed', 'not_stored'] as const;
+
 export interface WorkerMetrics {
   refreshes: Counter<'outcome'>;
   refusals: Counter<'reason'>;
@@ -12,7 +15,7 @@ export interface WorkerMetrics {
 }
 
 export function createWorkerMetrics(registry: Registry, readKeyStats?: () => Promise<KeyStatsReading>): WorkerMetrics {
-  return {
+  const metrics: WorkerMetrics = {
     keys: createKeyMetrics(registry, readKeyStats),
     refreshes: new Counter({
       name: `${METRIC_PREFIX}refreshes_total`,
@@ -39,6 +42,9 @@ export function createWorkerMetrics(registry: Registry, readKeyStats?: () => Pro
       registers: [registry],
     }),
   };
+  // Dashboards and alerts see a 0, not "no data", on a notary that never asked an upstream.
+  for (const outcome of UPSTREAM_OUTCOMES) metrics.upstreamQueries.inc({ outcome }, 0);
+  return metrics;
 }
 
 /** What the queue gauges read at scrape time. */

@@ -20,7 +20,7 @@ import type { NotaryIdentity } from '@matrix-notary/keyring';
 import { keyFingerprint, type BannedKeys } from '@matrix-notary/protocol';
 import type { KeyStore } from '@matrix-notary/store';
 import { collisionRefusal, reportBindingChanges } from './binding-events';
-import type { WorkerMetrics } from './metrics';
+import type { UPSTREAM_OUTCOMES, WorkerMetrics } from './metrics';
 import type { SignerGate } from './signer-gate';
 import { checkUpstreamAnswer, upstreamIdentity } from './upstream-answer';
 
@@ -31,20 +31,14 @@ export interface UpstreamPoster {
   postJson(url: URL, body: Buffer, signal?: AbortSignal): Promise<{ statusCode: number; body: Buffer }>;
 }
 
-/** What one ask of one upstream came to (the `outcome` label of matrix_notary_upstream_queries_total). */
-export type UpstreamOutcome =
-  /** Its answer passed every check and was stored. */
-  | 'stored'
-  /** It answered, with nothing for the origin. */
-  | 'empty'
-  /** It answered with something that failed a check (its signature, the origin's, the policy). */
-  | 'refused'
-  /** It could not be asked: address refused, connection, TLS, time, size, an HTTP status. */
-  | 'failed'
-  /** Its answer passed, but could not be stored: the signer was unavailable, or a response was stored meanwhile. */
-  | 'not_stored';
-
-export const UPSTREAM_OUTCOMES: readonly UpstreamOutcome[] = ['stored', 'empty', 'refused', 'failed', 'not_stored'];
+/**
+ * What one ask of one upstream came to (the `outcome` label of matrix_notary_upstream_queries_total):
+ * stored (its answer passed every check and was stored); empty (it had nothing for the origin);
+ * refused (its answer failed a check: its signature, the origin's, the policy); failed (it could
+ * not be asked: address refused, connection, TLS, time, size, an HTTP status); not_stored (its
+ * answer passed, but the signer was unavailable or a response was stored meanwhile).
+ */
+export type UpstreamOutcome = (typeof UPSTREAM_OUTCOMES)[number];
 
 export interface UpstreamPolicy {
   notaryServerName: string;
