@@ -98,9 +98,15 @@ test('notary A, which cannot reach the origin, learns its keys from notary B and
   expect(got.failures).toEqual([]);
   expect(got.records.map((r) => r.key)).toEqual([origin.current[0].publicKeyBase64]);
 
-  const inspected = await runCli(['inspect', origin.serverName, '--json'], { REDIS_URL: testRedisUrl(), NOTARY_REDIS_PREFIX: a.prefix });
-  expect(inspected.code).toBe(0);
-  const report = JSON.parse(inspected.stdout);
+  // The origin's failure is recorded just after the learned keys are stored: read until it is there.
+  let report: any;
+  for (let i = 0; i < 20; i++) {
+    const inspected = await runCli(['inspect', origin.serverName, '--json'], { REDIS_URL: testRedisUrl(), NOTARY_REDIS_PREFIX: a.prefix });
+    expect(inspected.code).toBe(0);
+    report = JSON.parse(inspected.stdout);
+    if (report.fetch.last_error !== null) break;
+    await new Promise((r) => setTimeout(r, 100));
+  }
   expect(report.responses.map((r: { learned_from: string | null }) => r.learned_from)).toEqual([NAME_B]);
   expect(report.bindings.map((x: { key_id: string; provisional: boolean }) => [x.key_id, x.provisional])).toEqual([['ed25519:a1', true]]);
   expect(report.fetch.last_error.reason).toBe('forbidden_address');

@@ -14,6 +14,10 @@
  * and the first response from the origin itself either confirms them or, giving one of them
  * another body, replaces the learned response and every provisional binding instead of being
  * refused as a collision. A key ID bound by the origin itself is never rebound by an upstream.
+ * Why not bind for good: an upstream's answer is a second-hand copy, maybe an old one, and a
+ * permanent binding from it could lock the origin out of its own key IDs here until an operator
+ * ran `keys evict`. Why not leave it unbound: the keys served would then have no first-seen
+ * protection against the next response.
  */
 import type { Logger, UpstreamNotary } from '@matrix-notary/common';
 import type { NotaryIdentity } from '@matrix-notary/keyring';
