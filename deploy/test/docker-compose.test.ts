@@ -7,7 +7,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parse } from 'yaml';
-import { ALERTS, documentedVariables, REPO, run, runOk } from './support';
+import { parseUpstreamNotaryList } from '@matrix-notary/common';
+import { ALERTS, declaredVariables, REPO, run, runOk } from './support';
 
 interface Service {
   image?: string;
@@ -83,7 +84,7 @@ test('secrets come from files; the signing key reaches the signer only', () => {
 });
 
 test('every variable the compose file sets on the notary is a documented variable', () => {
-  const documented = documentedVariables();
+  const documented = declaredVariables();
   const names = new Set(notaryServices.flatMap(([, s]) => Object.keys(s.environment ?? {})));
   expect(names.size).toBeGreaterThan(8);
   expect([...names].filter((n) => !documented.has(n))).toEqual([]);
@@ -130,4 +131,31 @@ test('Grafana gets Prometheus as its data source and the dashboard from deploy/g
   const provider = parse(fs.readFileSync(path.join(COMPOSE_DIR, 'grafana', 'provisioning', 'dashboards', 'matrix-notary.yml'), 'utf8')) as { providers: Array<{ options: { path: string } }> };
   const mounts = compose.services.grafana.volumes!.map((v) => (typeof v === 'string' ? v : `${v.source}:${v.target}`));
   expect(mounts).toEqual(expect.arrayContaining([expect.stringMatching(new RegExp(`deploy/grafana/matrix-notary\\.json:${provider.providers[0].options.path}/matrix-notary\\.json`))]));
+});
+
+test("the worker reads the shipped upstream notaries file (an empty list: none asked), and it is a list the worker accepts", () => {
+  const worker = compose.services.worker;
+  const inPod = worker.environment!.NOTARY_UPSTREAM_NOTARIES_FILE;
+  const mount = worker.volumes!.map((v) => (typeof v === 'string' ? v : `${v.source}:${v.target}`)).find((v) => v.includes(`:${inPod}`))!;
+  const onHost = mount.split(':')[0];
+  expect(onHost).toBe(path.join(COMPOSE_DIR, 'upstream-notaries.json'));
+  expect(parseUpstreamNotaryList(fs.readFileSync(onHost, 'utf8'), 'localhost:8080')).toEqual([]);
+  for (const [name, s] of notaryServices) {
+    if (name !== 'worker') expect([name, s.environment?.NOTARY_UPSTREAM_NOTARIES_FILE]).toEqual([name, undefined]);
+  }
+});
+
+test('the rotation override gives the new key to the signer only, as a secret file', () => {
+  const rotation = path.join(COMPOSE_DIR, 'rotation.override.yml');
+  const merged = parse(
+    runOk('docker-compose', ['-f', path.join(REPO, 'docker-compose.yml'), '-f', rotation, 'config'], { cwd: REPO }).stdout,
+  ) as Compose;
+  expect(merged.services.signer.environment!.NOTARY_EXTRA_SIGNING_KEY_FILES).toBe('/run/secrets/next_signing_key');
+  expect(merged.services.signer.environment!.NOTARY_SIGNING_KEY_FILE).toBe('/run/secrets/signing_key');
+  expect((merged.services.signer.secrets ?? []).map((x) => x.source).sort()).toEqual(['next_signing_key', 'signer_token', 'signing_key']);
+  expect(merged.secrets.next_signing_key.file).toBe(path.join(REPO, 'data', 'compose', 'next.key'));
+  for (const [name, s] of Object.entries(merged.services)) {
+    if (name === 'signer') continue;
+    expect([name, (s.secrets ?? []).map((x) => x.source)]).toEqual([name, expect.not.arrayContaining(['next_signing_key'])]);
+  }
 });

@@ -7,8 +7,10 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parse, parseAllDocuments } from 'yaml';
+import { VariableReader } from '@matrix-notary/common';
+import { readWorkerConfig } from '@matrix-notary/worker';
 import { validateObject, type K8sObject } from './k8s-validate';
-import { ALERTS, CHART, documentedVariables, helmBin, run, runOk, type RuleFile } from './support';
+import { ALERTS, CHART, declaredVariables, helmBin, run, runOk, type RuleFile } from './support';
 
 const CI_DIR = path.join(CHART, 'ci');
 const VALUE_SETS = fs.readdirSync(CI_DIR).filter((f) => f.endsWith('.yaml')).sort();
@@ -200,7 +202,7 @@ describe.each(VALUE_SETS)('value set %s', (file) => {
   });
 
   test('every environment variable a template sets is a documented variable', () => {
-    const documented = documentedVariables();
+    const documented = declaredVariables();
     const names = new Set(deployments(objs).flatMap((d) => d.spec.template.spec.containers.flatMap((c) => (c.env ?? []).map((e) => e.name))));
     expect(names.size).toBeGreaterThan(5);
     expect([...names].filter((n) => !documented.has(n))).toEqual([]);
@@ -298,4 +300,100 @@ test('NOTES tell how to read the public key for trusted_key_servers', () => {
   expect(notes).toContain('trusted_key_servers:');
   expect(notes).toContain('server_name: "notary.example.org"');
   expect(notes).not.toContain('WARNING');
+});
+
+type PodVolume = { name: string; secret?: { secretName: string; items?: Array<{ key: string; path: string }> }; configMap?: { name: string } };
+
+/** The rendered pods' environment, mounts and volumes of one component. */
+function podOf(objs: K8sObject[], component: string): { env: Map<string, string>; mounts: Map<string, string>; volumes: PodVolume[] } {
+  const pod = deployments(objs).find((d) => componentOf(d) === component)!.spec.template.spec;
+  const container = pod.containers[0];
+  return {
+    env: new Map((container.env ?? []).map((e) => [e.name, e.value ?? ''])),
+    mounts: new Map((container.volumeMounts ?? []).map((m) => [m.mountPath, m.name])),
+    volumes: (pod.volumes ?? []) as PodVolume[],
+  };
+}
+
+test("a rotation's extra signing keys reach signer pods only, each at a path NOTARY_EXTRA_SIGNING_KEY_FILES names", () => {
+  const objs = renderValueSet('all-enabled-values.yaml');
+  const signer = podOf(objs, 'signer');
+  const files = signer.env.get('NOTARY_EXTRA_SIGNING_KEY_FILES')!.split(',');
+  expect(files).toHaveLength(2);
+  const secrets = byKind(objs, 'Secret') as Array<K8sObject & { data: Record<string, string> }>;
+  for (const file of files) {
+    const volume = signer.volumes.find((v) => v.name === signer.mounts.get(path.posix.dirname(file)))!;
+    const item = volume.secret!.items!.find((i) => i.path === path.posix.basename(file))!;
+    expect(item).toBeDefined();
+    // An inline key is in the chart's Secret under that key; another is the operator's own Secret.
+    const own = secrets.find((s) => s.metadata.name === volume.secret!.secretName);
+    if (own !== undefined) expect(Buffer.from(own.data[item.key], 'base64').toString()).toMatch(/^ed25519 \w+ /);
+    else expect([volume.secret!.secretName, item.key]).toEqual(['notary-rotation', 'third.key']);
+  }
+  for (const component of ['api', 'worker']) {
+    const pod = podOf(objs, component);
+    expect(pod.env.has('NOTARY_EXTRA_SIGNING_KEY_FILES')).toBe(false);
+    expect(pod.volumes.filter((v) => /extra-signing/.test(v.name) || /rotation|extra-signing/.test(v.secret?.secretName ?? ''))).toEqual([]);
+  }
+  // Without extra keys, no variable: /server then lists exactly one key.
+  expect(podOf(template(['-f', MINIMAL]), 'signer').env.has('NOTARY_EXTRA_SIGNING_KEY_FILES')).toBe(false);
+});
+
+describe('upstream notaries', () => {
+  /** What the worker makes of the rendered upstream file under the rendered address policy: its start-up problems. */
+  function workerProblemsWith(objs: K8sObject[]): string[] {
+    const worker = podOf(objs, 'worker');
+    const fileInPod = worker.env.get('NOTARY_UPSTREAM_NOTARIES_FILE')!;
+    const volume = worker.volumes.find((v) => v.name === worker.mounts.get(path.posix.dirname(fileInPod)))!;
+    const map = byKind(objs, 'ConfigMap').find((c) => c.metadata.name === volume.configMap!.name) as K8sObject & { data: Record<string, string> };
+    const local = path.join(tmp, 'upstream-notaries.json');
+    fs.writeFileSync(local, map.data[path.posix.basename(fileInPod)]);
+    const reader = new VariableReader({
+      NOTARY_SERVER_NAME: worker.env.get('NOTARY_SERVER_NAME'),
+      NOTARY_SIGNER_TOKEN: 'helm-test-token-0123456789',
+      NOTARY_ALLOWED_ADDRESSES: worker.env.get('NOTARY_ALLOWED_ADDRESSES'),
+      NOTARY_UPSTREAM_NOTARIES_FILE: local,
+    });
+    const config = readWorkerConfig(reader);
+    try {
+      reader.done();
+    } catch (err) {
+      return (err as { problems: string[] }).problems;
+    }
+    expect(config.upstreamNotaries.map((u) => u.serverName)).toEqual(['notary.example.net', '[2001:db8::5]:8448']);
+    return [];
+  }
+
+  test('reach worker pods only, as a file the worker accepts under the rendered address policy', () => {
+    const objs = renderValueSet('all-enabled-values.yaml');
+    expect(workerProblemsWith(objs)).toEqual([]);
+    for (const component of ['api', 'signer']) {
+      const pod = podOf(objs, component);
+      expect(pod.env.has('NOTARY_UPSTREAM_NOTARIES_FILE')).toBe(false);
+      expect(pod.volumes.filter((v) => v.configMap !== undefined)).toEqual([]);
+    }
+    expect(byKind(template(['-f', MINIMAL]), 'ConfigMap')).toEqual([]);
+    expect(podOf(template(['-f', MINIMAL]), 'worker').env.has('NOTARY_UPSTREAM_NOTARIES_FILE')).toBe(false);
+  });
+
+  test('one on an address config.allowedAddresses does not list would stop the worker: the check is live', () => {
+    const narrower = valuesFile('narrow.yaml', 'config:\n  allowedAddresses: ["192.0.2.10/32"]\n');
+    const objs = template(['-f', path.join(CI_DIR, 'all-enabled-values.yaml'), '-f', narrower]);
+    expect(workerProblemsWith(objs)).toEqual([expect.stringMatching(/the URL of \[2001:db8::5\]:8448 is on 2001:db8::5, an address the notary refuses/)]);
+  });
+
+  test('the schema refuses an upstream without keys, with an unknown field, or more than five', () => {
+    const base = 'serverName: notary.example.org\nsigningKey:\n  value: "ed25519 a k"\n';
+    const noKeys = valuesFile('no-keys.yaml', `${base}upstreamNotaries:\n  - server_name: a.example\n    url: https://a.example\n    verify_keys: {}\n`);
+    const unknown = valuesFile('unknown.yaml', `${base}upstreamNotaries:\n  - server_name: a.example\n    url: https://a.example\n    verify_keys: {"ed25519:x": "Noi6WqcDj0QmPxCNQqgezwTlBKrfqehY1u2FyWP9uYw"}\n    note: x\n`);
+    const entry = (i: number) => `  - server_name: n${i}.example\n    url: https://n${i}.example\n    verify_keys: {"ed25519:x": "Noi6WqcDj0QmPxCNQqgezwTlBKrfqehY1u2FyWP9uYw"}\n`;
+    const six = valuesFile('six.yaml', `${base}upstreamNotaries:\n${[0, 1, 2, 3, 4, 5].map(entry).join('')}`);
+    for (const file of [noKeys, unknown, six]) {
+      const res = run(helm, ['template', 'notary', CHART, '-f', file]);
+      expect(res.code).not.toBe(0);
+      expect(res.stderr).toMatch(/upstreamNotaries/);
+    }
+    const half = valuesFile('half-key.yaml', `${base}extraSigningKeys:\n  - existingSecret: x\n`);
+    expect(run(helm, ['template', 'notary', CHART, '-f', half]).stderr).toMatch(/extraSigningKeys/);
+  });
 });

@@ -51,27 +51,12 @@ export function helmBin(): string {
   return bin;
 }
 
-/** Lines of a list file, without comments and blank lines. */
-export function readList(file: string): string[] {
-  return fs
-    .readFileSync(file, 'utf8')
-    .split('\n')
-    .map((l) => l.trim())
-    .filter((l) => l !== '' && !l.startsWith('#'));
-}
-
-export const PENDING_VARIABLES_FILE = path.join(REPO, 'deploy', 'pending-variables.txt');
-
 /** Node's own variable the README documents beside ours. */
 const NODE_VARIABLES = ['NODE_EXTRA_CA_CERTS'];
 
+/** Names a deployment file may set: the declared variables (and so the README's table). */
 export function declaredVariables(): Set<string> {
   return new Set([...Object.keys(VARIABLES), ...NODE_VARIABLES]);
-}
-
-/** Names a deployment file may set: declared (and so in the README's table), or pending. */
-export function documentedVariables(): Set<string> {
-  return new Set([...declaredVariables(), ...readList(PENDING_VARIABLES_FILE)]);
 }
 
 function walk(dir: string, out: string[] = []): string[] {

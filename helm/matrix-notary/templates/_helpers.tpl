@@ -65,6 +65,32 @@ helm.sh/chart: {{ printf "%s-%s" .root.Chart.Name .root.Chart.Version | replace 
 {{- define "matrix-notary.signerTokenSecret" -}}
 {{- default (printf "%s-signer-token" (include "matrix-notary.fullname" .)) .Values.signerToken.existingSecret -}}
 {{- end -}}
+{{- define "matrix-notary.extraSigningKeysSecret" -}}
+{{- printf "%s-extra-signing-keys" (include "matrix-notary.fullname" .) -}}
+{{- end -}}
+{{- define "matrix-notary.upstreamNotariesConfigMap" -}}
+{{- printf "%s-upstream-notaries" (include "matrix-notary.fullname" .) -}}
+{{- end -}}
+
+{{/*
+The extra signing keys of a rotation, one per entry of extraSigningKeys: the Secret it is in, the
+key inside it, and where signer pods see it. Call with (dict "root" $ "index" $i "key" $entry).
+*/}}
+{{- define "matrix-notary.extraSigningKeyFile" -}}
+{{- $name := .key.secretKey | default (printf "extra-%d.key" .index) -}}
+/run/secrets/matrix-notary/extra-signing-keys/{{ .index }}/{{ $name }}
+{{- end -}}
+{{- define "matrix-notary.extraSigningKeyFiles" -}}
+{{- $files := list -}}
+{{- range $i, $key := .Values.extraSigningKeys -}}
+{{- $files = append $files (include "matrix-notary.extraSigningKeyFile" (dict "root" $ "index" $i "key" $key)) -}}
+{{- end -}}
+{{- join "," $files -}}
+{{- end -}}
+{{- define "matrix-notary.hasInlineExtraSigningKeys" -}}
+{{- range .Values.extraSigningKeys }}{{ if .value }}true{{ end }}{{ end -}}
+{{- end -}}
+
 {{- define "matrix-notary.hasOldSigningKeys" -}}
 {{- if or .Values.oldSigningKeys.existingSecret .Values.oldSigningKeys.value }}true{{ end -}}
 {{- end -}}

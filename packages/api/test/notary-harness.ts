@@ -9,7 +9,7 @@ import { Writable } from 'node:stream';
 import { createLogger, VariableReader } from '@matrix-notary/common';
 import { generateSeed } from '@matrix-notary/protocol';
 import { LocalSigner, type NotarySigner } from '@matrix-notary/signer';
-import { createTestCa, deletePrefix, FakeOrigin, testRedisUrl, uniquePrefix, type TestCa } from '@matrix-notary/testing';
+import { createTestCa, deletePrefix, FakeOrigin, testRedisUrl, uniquePrefix, type IssuedCert, type TestCa } from '@matrix-notary/testing';
 import { readWorkerConfig, startWorker, type WorkerHandle } from '@matrix-notary/worker';
 import { Registry } from 'prom-client';
 import { readApiConfig, startApi, type ApiHandle } from '../src';
@@ -158,6 +158,8 @@ export interface TestBed {
   notary(opts?: Omit<NotaryOptions, 'ca'>): Promise<Notary>;
   /** An HTTPS origin with a certificate from the test CA; stopped after the test. */
   origin(): Promise<FakeOrigin>;
+  /** A certificate from the test CA, which the notaries trust (for other HTTPS servers a test runs). */
+  issue(names: { dns?: string[]; ips?: string[] }): Promise<IssuedCert>;
 }
 
 /** Registers this file's jest hooks: one test CA, and every notary and origin stopped after each test. */
@@ -180,6 +182,9 @@ export function useTestBed(): TestBed {
       const o = await FakeOrigin.start({ ca });
       cleanups.push(() => o.stop());
       return o;
+    },
+    issue(names) {
+      return ca.issue(names);
     },
   };
 }

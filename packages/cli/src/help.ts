@@ -54,6 +54,7 @@ Fetches origin servers' keys from the refresh queue, checks them, has the signer
 them and stores them in Redis. Metrics and GET /healthz on NOTARY_METRICS_PORT. Needs
 NOTARY_SERVER_NAME, NOTARY_SIGNER_TOKEN (or NOTARY_SIGNER_TOKEN_FILE) and a signer at
 NOTARY_SIGNER_URL; the token is checked at start. Run as many as the fetch load needs.
+Origins it cannot reach, with nothing stored, are asked of NOTARY_UPSTREAM_NOTARIES_FILE's notaries.
 ${ROLE_VARIABLES}
 `,
   signer: `usage: matrix-notary signer
@@ -62,6 +63,7 @@ Holds the notary's signing key (NOTARY_SIGNING_KEY_FILE) and answers api and wor
 NOTARY_SIGNER_BIND:NOTARY_SIGNER_PORT (127.0.0.1:8081) behind a bearer token
 (NOTARY_SIGNER_TOKEN). Health on GET /healthz there; metrics on NOTARY_METRICS_PORT. One or two
 replicas sharing the key file. The key file must exist: make one with \`matrix-notary generate-key --out FILE\`.
+During a key rotation, NOTARY_EXTRA_SIGNING_KEY_FILES' keys sign every answer beside it.
 ${ROLE_VARIABLES}
 `,
   'generate-key': `usage: matrix-notary generate-key [--out FILE]

@@ -59,7 +59,7 @@ function relative(ms: number, nowMs: number): string {
 
 function formatResponse(r: ResponseReport): string[] {
   return [
-    `  #${r.id}${r.latest ? ' (latest)' : ''}  fetched ${time(r.fetched_ts)}  valid until ${time(r.valid_until_ts)}  ${r.bytes} bytes`,
+    `  #${r.id}${r.latest ? ' (latest)' : ''}  ${r.learned_from === null ? 'fetched' : `learned from upstream ${r.learned_from}`} ${time(r.fetched_ts)}  valid until ${time(r.valid_until_ts)}  ${r.bytes} bytes`,
     `      verify_keys:     ${r.verify_keys.join(' ') || '-'}`,
     `      old_verify_keys: ${r.old_verify_keys.join(' ') || '-'}`,
     `      answers for:     ${r.answers_for.join(' ') || '-'}`,
@@ -69,7 +69,7 @@ function formatResponse(r: ResponseReport): string[] {
 function formatBinding(b: BindingReport): string[] {
   const answered = b.answered_by === null ? 'not answerable' : `answered by #${b.answered_by}`;
   return [
-    `  ${b.key_id}  ${b.state}, ${answered}${b.banned ? ', BANNED (never served)' : ''}`,
+    `  ${b.key_id}  ${b.state}, ${answered}${b.provisional ? ', provisional (learned from an upstream notary)' : ''}${b.banned ? ', BANNED (never served)' : ''}`,
     `      key ${b.key}  (sha256 ${b.key_sha256})`,
     `      first seen ${time(b.first_seen_ts)}  last seen active ${time(b.last_seen_active_ts)}`,
     `      retired ${time(b.retired_ts)}  expired_ts ${time(b.expired_ts)}`,

@@ -16,14 +16,7 @@ import {
   type MetricsListener,
 } from '@matrix-notary/common';
 import { readApiConfig, startApi, type ApiHandle } from '@matrix-notary/api';
-import {
-  createSigningKeyFile,
-  LocalSigner,
-  readOldSigningKeysFile,
-  readSigningKeyFile,
-  RemoteSigner,
-  startSignerServer,
-} from '@matrix-notary/signer';
+import { createSigningKeyFile, loadLocalSigner, RemoteSigner, startSignerServer, type LocalSigner } from '@matrix-notary/signer';
 import { readWorkerConfig, startWorker } from '@matrix-notary/worker';
 import { freeLoopbackPort, redisAnswers, startEmbeddedRedis, type EmbeddedRedis } from './embedded-redis';
 import { readSignerConfig, type SignerConfig } from './signer-config';
@@ -43,18 +36,15 @@ const SIGNER_TIMEOUT_MS = 10_000;
 /** The default of NOTARY_SIGNING_KEY_FILE: the only path `all` ever creates a key at. */
 const DEFAULT_SIGNING_KEY_FILE = './data/signing.key';
 
-async function localSigner(config: SignerConfig, logger: Logger): Promise<LocalSigner> {
-  const { key, ignoredKeyIds } = await readSigningKeyFile(config.signingKeyFile);
-  if (ignoredKeyIds.length > 0) {
-    logger.warn(
-      { file: config.signingKeyFile, ignoredKeyIds },
-      'the signing key file holds more than one key: only the first is used; list retired keys in NOTARY_OLD_SIGNING_KEYS_FILE',
-    );
-  }
-  const oldKeys = config.oldSigningKeysFile ? await readOldSigningKeysFile(config.oldSigningKeysFile) : {};
-  const signer = new LocalSigner({ serverName: config.serverName, key, oldKeys, ownKeyValidityMs: config.ownKeyValidityMs });
-  logger.info({ serverName: signer.serverName, keyId: signer.keyId, publicKey: signer.publicKey }, 'signing key loaded');
-  return signer;
+function localSigner(config: SignerConfig, logger: Logger): Promise<LocalSigner> {
+  return loadLocalSigner({
+    serverName: config.serverName,
+    signingKeyFile: config.signingKeyFile,
+    extraSigningKeyFiles: config.extraSigningKeyFiles,
+    oldSigningKeysFile: config.oldSigningKeysFile,
+    ownKeyValidityMs: config.ownKeyValidityMs,
+    logger,
+  });
 }
 
 /** The URL a person can paste into curl: a wildcard bind address is reached on loopback. */

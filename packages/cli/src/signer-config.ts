@@ -4,6 +4,8 @@ import { readMetricsListener, readSignerToken, SPLIT_ROLE_HINT, type VariableRea
 export interface SignerConfig {
   serverName: string;
   signingKeyFile: string;
+  /** NOTARY_EXTRA_SIGNING_KEY_FILES: read by the signer only (in `all`, the in-process signer). */
+  extraSigningKeyFiles: string[];
   oldSigningKeysFile?: string;
   ownKeyValidityMs: number;
   port: number;
@@ -19,6 +21,7 @@ export function readSignerConfig(reader: VariableReader): SignerConfig {
   return {
     serverName: reader.required('NOTARY_SERVER_NAME', SPLIT_ROLE_HINT),
     signingKeyFile: reader.optional('NOTARY_SIGNING_KEY_FILE') as string,
+    extraSigningKeyFiles: reader.optional('NOTARY_EXTRA_SIGNING_KEY_FILES') ?? [],
     oldSigningKeysFile: reader.optional('NOTARY_OLD_SIGNING_KEYS_FILE'),
     ownKeyValidityMs: reader.optional('NOTARY_OWN_KEY_VALIDITY_S') as number,
     port: reader.optional('NOTARY_SIGNER_PORT') as number,

@@ -6,3 +6,4 @@ export * from './config';
 export * from './cidr-set';
 export * from './settle-within';
 export * from './banned-keys-file';
+export * from './upstream-notaries-file';

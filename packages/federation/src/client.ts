@@ -5,14 +5,14 @@
  */
 import type { Registry } from 'prom-client';
 import { createAddressPolicy, type AddressPolicy } from './address-filter';
-import { DEFAULT_MAX_SOCKETS_PER_ORIGIN, DEFAULT_MAX_SOCKETS_TOTAL, GuardedAgent } from './agent';
+import { DEFAULT_MAX_SOCKETS_PER_ORIGIN, DEFAULT_MAX_SOCKETS_TOTAL, GuardedAgent, GuardedHttpAgent } from './agent';
 import { createGuardedLookup } from './connect-guard';
 import { Deadline } from './deadline';
 import { discoverTargets, type DiscoveryStep, type OriginTarget } from './discovery';
 import { createNameResolver, type NameResolver } from './dns-resolver';
 import { parseDnsServers } from '@matrix-notary/common';
 import { OriginFetchError, toOriginFetchError, type OriginFetchReason } from './errors';
-import { httpsGet, type OriginRequest } from './http-fetch';
+import { guardedRequest, type OriginRequest, type OriginResponse } from './http-fetch';
 import { silentLogger, type FederationLogger } from './logger';
 import { FederationMetrics } from './metrics';
 import { createTrustContext } from './tls-trust';
@@ -56,6 +56,9 @@ const NEXT_TARGET_REASONS: ReadonlySet<OriginFetchReason> = new Set(['connection
 export class FederationClient {
   private readonly policy: AddressPolicy;
   private readonly agent: GuardedAgent;
+  /** Made at the first request to an http:// upstream notary: origins are only ever HTTPS. */
+  private plainAgent?: GuardedHttpAgent;
+  private readonly lookup: ReturnType<typeof createGuardedLookup>;
   private readonly resolver: NameResolver;
   private readonly wellKnown: WellKnownResolver;
   private readonly metrics: FederationMetrics;
@@ -80,9 +83,10 @@ export class FederationClient {
       timeoutMs: opts.connectTimeoutMs,
       now,
     });
+    this.lookup = createGuardedLookup(this.resolver, this.policy);
     this.agent = new GuardedAgent({
       policy: this.policy,
-      lookup: createGuardedLookup(this.resolver, this.policy),
+      lookup: this.lookup,
       connectTimeoutMs: opts.connectTimeoutMs,
       maxSocketsPerOrigin,
       maxSocketsTotal,
@@ -123,10 +127,60 @@ export class FederationClient {
     }
   }
 
+  /**
+   * POSTs a JSON body to a URL the operator configured (an upstream notary's key query), under
+   * the origins' rules: the address filter on every address connected to, the CAs of
+   * NOTARY_FEDERATION_CA_FILE for https, NOTARY_ORIGIN_CONNECT_TIMEOUT_MS and
+   * NOTARY_ORIGIN_TIMEOUT_MS, and NOTARY_MAX_ORIGIN_RESPONSE_BYTES on the answer. No discovery, no
+   * redirects. Resolves with the status and, for a 200, the body; rejects with OriginFetchError.
+   * Not counted in the origin-fetch metrics: its caller counts what it asked.
+   */
+  async postJson(url: URL, body: Buffer, signal?: AbortSignal): Promise<{ statusCode: number; body: Buffer }> {
+    if (url.protocol !== 'https:' && url.protocol !== 'http:') throw new OriginFetchError('connection', `${url.origin}: not an http(s) URL`);
+    const secure = url.protocol === 'https:';
+    const host = url.hostname.replace(/^\[(.*)\]$/, '$1');
+    const deadline = new Deadline(this.opts.totalTimeoutMs, signal);
+    try {
+      const request: OriginRequest = {
+        connectHost: host,
+        port: url.port === '' ? (secure ? 443 : 80) : Number(url.port),
+        path: `${url.pathname}${url.search}`,
+        hostHeader: url.host,
+        certName: host,
+        maxBytes: this.opts.maxResponseBytes,
+        deadline,
+        readBodyOf: (status) => status === 200,
+        method: 'POST',
+        body,
+      };
+      // The request itself ends at the deadline (it listens to the deadline's signal).
+      const res = secure
+        ? await guardedRequest({ secure, agent: this.agent }, this.policy, request)
+        : await guardedRequest({ secure, agent: this.plain() }, this.policy, request);
+      return { statusCode: res.statusCode, body: res.body };
+    } catch (err) {
+      throw toOriginFetchError(err, url.origin);
+    } finally {
+      deadline.dispose();
+    }
+  }
+
   /** Closes pooled connections and cancels DNS queries; fetches still running fail. */
   async close(): Promise<void> {
     this.agent.destroy();
+    this.plainAgent?.destroy();
     this.resolver.close();
+  }
+
+  private plain(): GuardedHttpAgent {
+    this.plainAgent ??= new GuardedHttpAgent({
+      policy: this.policy,
+      lookup: this.lookup,
+      connectTimeoutMs: this.opts.connectTimeoutMs,
+      maxSocketsPerOrigin: this.opts.maxSocketsPerOrigin ?? DEFAULT_MAX_SOCKETS_PER_ORIGIN,
+      maxSocketsTotal: this.opts.maxSocketsTotal ?? DEFAULT_MAX_SOCKETS_TOTAL,
+    });
+    return this.plainAgent;
   }
 
   private async fetchFromTargets(serverName: string, targets: OriginTarget[], deadline: Deadline): Promise<FetchedServerKeys> {
@@ -157,8 +211,8 @@ export class FederationClient {
     }
   }
 
-  private get(r: OriginRequest): ReturnType<typeof httpsGet> {
-    return httpsGet(this.agent, this.policy, r);
+  private get(r: OriginRequest): Promise<OriginResponse> {
+    return guardedRequest({ secure: true, agent: this.agent }, this.policy, r);
   }
 
   private reportRefusal(err: OriginFetchError, serverName: string, during: string): void {

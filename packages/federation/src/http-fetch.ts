@@ -1,10 +1,14 @@
-/** One HTTPS GET to an origin, with every limit applied; redirects are returned, never followed. */
-import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
+/**
+ * One request through a guarded agent, with every limit applied; redirects are returned, never
+ * followed. Origins get HTTPS GETs; an operator's upstream notary may be asked with a POST, over
+ * plain HTTP too (its answers are trusted for its pinned keys' signatures, not for the channel).
+ */
+import http, { type IncomingHttpHeaders, type IncomingMessage } from 'node:http';
 import https from 'node:https';
 import { isIP } from 'node:net';
 import tls, { type PeerCertificate } from 'node:tls';
 import { isForbiddenAddress, type AddressPolicy } from './address-filter';
-import type { GuardedAgent } from './agent';
+import type { GuardedAgent, GuardedHttpAgent } from './agent';
 import type { Deadline } from './deadline';
 import { OriginFetchError, toOriginFetchError } from './errors';
 
@@ -20,7 +24,14 @@ export interface OriginRequest {
   deadline: Deadline;
   /** Statuses whose body is read; the body of any other is discarded unread. */
   readBodyOf: (statusCode: number) => boolean;
+  /** GET unless said otherwise. */
+  method?: 'GET' | 'POST';
+  /** A JSON body to send. */
+  body?: Buffer;
 }
+
+/** HTTPS through the TLS agent, or (upstream notaries at http:// URLs only) plain HTTP. */
+export type RequestAgent = { secure: true; agent: GuardedAgent } | { secure: false; agent: GuardedHttpAgent };
 
 export interface OriginResponse {
   statusCode: number;
@@ -33,8 +44,9 @@ export interface OriginResponse {
 
 const USER_AGENT = 'matrix-notary';
 
-export function httpsGet(agent: GuardedAgent, policy: AddressPolicy, r: OriginRequest): Promise<OriginResponse> {
-  const where = `https://${r.hostHeader}${r.path} (via ${isIP(r.connectHost) === 6 ? `[${r.connectHost}]` : r.connectHost}:${r.port})`;
+export function guardedRequest(via: RequestAgent, policy: AddressPolicy, r: OriginRequest): Promise<OriginResponse> {
+  const scheme = via.secure ? 'https' : 'http';
+  const where = `${scheme}://${r.hostHeader}${r.path} (via ${isIP(r.connectHost) === 6 ? `[${r.connectHost}]` : r.connectHost}:${r.port})`;
   // An IP literal skips the lookup, so it is judged here before any packet is sent.
   if (isIP(r.connectHost) !== 0 && isForbiddenAddress(r.connectHost, policy)) {
     return Promise.reject(new OriginFetchError('forbidden_address', `${where}: ${r.connectHost} is a forbidden address`));
@@ -51,24 +63,33 @@ export function httpsGet(agent: GuardedAgent, policy: AddressPolicy, r: OriginRe
       if (err === undefined) resolve(value!);
       else reject(toOriginFetchError(err, where));
     };
+    const headers: http.OutgoingHttpHeaders = { Host: r.hostHeader, Accept: 'application/json', 'User-Agent': USER_AGENT };
+    if (r.body !== undefined) {
+      headers['Content-Type'] = 'application/json';
+      headers['Content-Length'] = r.body.length;
+    }
     const options: https.RequestOptions = {
-      agent,
+      agent: via.agent,
       host: r.connectHost,
       port: r.port,
       path: r.path,
-      method: 'GET',
-      // RFC 6066 forbids an IP address as SNI; '' also stops Node from deriving one from Host.
-      servername: isIP(r.certName) === 0 ? r.certName : '',
-      checkServerIdentity: (_host: string, cert: PeerCertificate) => tls.checkServerIdentity(r.certName, cert),
-      headers: { Host: r.hostHeader, Accept: 'application/json', 'User-Agent': USER_AGENT },
+      method: r.method ?? 'GET',
+      headers,
     };
-    agent.makeRoomFor(options);
-    const req = https.request(options);
+    if (via.secure) {
+      // RFC 6066 forbids an IP address as SNI; '' also stops Node from deriving one from Host.
+      options.servername = isIP(r.certName) === 0 ? r.certName : '';
+      options.checkServerIdentity = (_host: string, cert: PeerCertificate) => tls.checkServerIdentity(r.certName, cert);
+    }
+    via.agent.makeRoomFor(options);
+    const req = via.secure ? https.request(options) : http.request(options);
     // Settle first, then destroy: once a response has started, Node reports a destroyed request
-    // as a generic "aborted" on the response, which would hide the real reason.
+    // as a generic "aborted" on the response, which would hide the real reason. No error is
+    // passed on to the socket: a plain-HTTP socket whose response is already complete has no
+    // 'error' listener left, and the error is the promise's alone.
     const fail = (err: Error): void => {
       finish(err);
-      req.destroy(err);
+      req.destroy();
     };
     const onAbort = (): void => fail(signal.reason as Error);
     signal.addEventListener('abort', onAbort, { once: true });
@@ -105,6 +126,6 @@ export function httpsGet(agent: GuardedAgent, policy: AddressPolicy, r: OriginRe
         if (!res.complete) finish(new OriginFetchError('connection', `${where}: connection closed before the response ended`));
       });
     });
-    req.end();
+    req.end(r.body);
   });
 }

@@ -4,6 +4,7 @@
  * test make it misbehave (sign with a key nobody pinned, tamper with an origin's keys).
  */
 import http from 'node:http';
+import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { canonicalJsonBytes, encodeBase64, signDetached, signedBytes, type JsonObject } from '@matrix-notary/protocol';
 import { keyResponse, type TestKey } from './helpers';
@@ -18,8 +19,12 @@ export interface FakeNotaryOptions {
   /** Changes each origin response before countersigning it (a notary that alters what origins said). */
   tamper?: (response: JsonObject) => JsonObject;
   validUntilTs?: number;
-  /** How the next requests go, one entry per request: answered, HTTP 503, or the connection cut. */
-  failures?: Array<'ok' | '503' | 'drop'>;
+  /** How the next requests go, one entry per request: answered, HTTP 503, the connection cut, or never answered. */
+  failures?: Array<'ok' | '503' | 'drop' | 'hang'>;
+  /** Serve HTTPS with this certificate (from the test CA) instead of plain HTTP. */
+  tls?: { certPem: string; keyPem: string };
+  /** The loopback address to listen on (default 127.0.0.1). */
+  host?: string;
 }
 
 export interface FakeNotary {
@@ -42,10 +47,11 @@ export async function startFakeNotary(options: FakeNotaryOptions): Promise<FakeN
   const requests: string[] = [];
   const own = keyResponse({ serverName: options.serverName, current: [options.key], validUntilTs: options.validUntilTs ?? Date.now() + 86_400_000 });
   const failures = [...(options.failures ?? [])];
-  const server = http.createServer((req, res) => {
+  const handler = (req: http.IncomingMessage, res: http.ServerResponse): void => {
     requests.push(`${req.method} ${req.url}`);
     const failure = failures.shift();
     if (failure === 'drop') return void req.socket.destroy();
+    if (failure === 'hang') return;
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
@@ -71,14 +77,20 @@ export async function startFakeNotary(options: FakeNotaryOptions): Promise<FakeN
       }
       return send(404, { errcode: 'M_UNRECOGNIZED', error: 'Unrecognized request' });
     });
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  };
+  const server = options.tls ? https.createServer({ cert: options.tls.certPem, key: options.tls.keyPem }, handler) : http.createServer(handler);
+  const host = options.host ?? '127.0.0.1';
+  await new Promise<void>((resolve) => server.listen(0, host, resolve));
   const { port } = server.address() as AddressInfo;
   return {
-    url: `http://127.0.0.1:${port}`,
+    url: `${options.tls ? 'https' : 'http'}://${host}:${port}`,
     queries,
     requests,
-    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
   };
 }
 

@@ -182,23 +182,29 @@ export function validateOriginKeyResponse(value: unknown, policy: OriginPolicy):
   return { ...check, keys };
 }
 
+/** One of the notary's keys, as countersigning sees it: its ID and a way to sign bytes with it. */
+export interface NotaryKeySigner {
+  keyId: string;
+  sign: (bytes: Buffer) => string;
+}
+
 /**
  * The notary's countersigned copy: every field kept, the origin's own signatures kept, any third
- * server's signatures dropped, the notary's added. Returns canonical JSON bytes, ready to serve.
+ * server's signatures dropped, the notary's added: one per key in `signers` (the current key, and
+ * during a rotation the extra keys, so callers pinning either key accept the answer). Returns
+ * canonical JSON bytes, ready to serve.
  */
-export function countersignedCopy(
-  response: ServerKeyResponse,
-  sign: (bytes: Buffer) => string,
-  notaryName: string,
-  notaryKeyId: string,
-): Buffer {
+export function countersignedCopy(response: ServerKeyResponse, notaryName: string, signers: readonly NotaryKeySigner[]): Buffer {
+  if (signers.length === 0) throw new Error('countersignedCopy needs at least one notary key');
   const origin = response.server_name;
   const copy: JsonObject = { ...(response as unknown as JsonObject) };
   delete copy.signatures;
-  const notarySignature = sign(signedBytes(copy));
+  const bytes = signedBytes(copy);
+  const notarySignatures: Record<string, string> = {};
+  for (const signer of signers) notarySignatures[signer.keyId] = signer.sign(bytes);
   copy.signatures = {
     [origin]: { ...(response.signatures[origin] as Record<string, string>) },
-    [notaryName]: { [notaryKeyId]: notarySignature },
+    [notaryName]: notarySignatures,
   };
   return canonicalJsonBytes(copy);
 }

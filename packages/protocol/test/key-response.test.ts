@@ -361,7 +361,7 @@ describe('countersignedCopy', () => {
   function countersign(r: JsonObject): JsonObject {
     const check = checkSelfSignedKeyResponse(r);
     if (!check.ok) throw new Error(`fixture refused: ${check.reason}`);
-    return parseStrictJson(countersignedCopy(check.response, sign, 'notary.example', 'ed25519:n1').toString('utf8')) as JsonObject;
+    return parseStrictJson(countersignedCopy(check.response, 'notary.example', [{ keyId: 'ed25519:n1', sign }]).toString('utf8')) as JsonObject;
   }
 
   test('keeps the origin\'s signatures, drops third servers\', adds the notary\'s', () => {
@@ -382,6 +382,23 @@ describe('countersignedCopy', () => {
     expect(checkSelfSignedKeyResponse(out).ok).toBe(true);
   });
 
+  test('with several notary keys (a rotation), one signature per key, each verifying under its own key', () => {
+    const extra = testKeyPair(10);
+    const r = originResponse();
+    const check = checkSelfSignedKeyResponse(r);
+    if (!check.ok) throw new Error(check.reason);
+    const bytes = countersignedCopy(check.response, 'notary.example', [
+      { keyId: 'ed25519:n1', sign },
+      { keyId: 'ed25519:n2', sign: (b) => encodeBase64(signDetached(b, extra.secretKey)) },
+    ]);
+    const out = parseStrictJson(bytes.toString('utf8')) as JsonObject;
+    expect(Object.keys((out.signatures as JsonObject)['notary.example'] as JsonObject).sort()).toEqual(['ed25519:n1', 'ed25519:n2']);
+    expect(verifyJsonSignature(out, 'notary.example', 'ed25519:n1', notary.publicKey)).toBe(true);
+    expect(verifyJsonSignature(out, 'notary.example', 'ed25519:n2', extra.publicKey)).toBe(true);
+    expect(verifyJsonSignature(out, 'notary.example', 'ed25519:n2', notary.publicKey)).toBe(false);
+    expect(() => countersignedCopy(check.response, 'notary.example', [])).toThrow(/at least one/);
+  });
+
   test('every field is kept, unknown and unsigned ones too', () => {
     const r = originResponse({ extra: { 'org.example.custom': { a: [1, 2] } } });
     r.unsigned = { note: 'kept' };
@@ -395,7 +412,7 @@ describe('countersignedCopy', () => {
     const r = originResponse({ extra: { zz: 1, aa: { '\u{1F600}': 1, '\uE000': 2 } } });
     const check = checkSelfSignedKeyResponse(r);
     if (!check.ok) throw new Error(check.reason);
-    const bytes = countersignedCopy(check.response, sign, 'notary.example', 'ed25519:n1');
+    const bytes = countersignedCopy(check.response, 'notary.example', [{ keyId: 'ed25519:n1', sign }]);
     expect(bytes.equals(canonicalJsonBytes(JSON.parse(bytes.toString('utf8'))))).toBe(true);
     expect(encodeCanonicalJson(JSON.parse(bytes.toString('utf8')))).toBe(bytes.toString('utf8'));
   });
@@ -406,7 +423,7 @@ describe('countersignedCopy', () => {
     const before = clone(r);
     const check = checkSelfSignedKeyResponse(r);
     if (!check.ok) throw new Error(check.reason);
-    countersignedCopy(check.response as ServerKeyResponse, sign, 'notary.example', 'ed25519:n1');
+    countersignedCopy(check.response as ServerKeyResponse, 'notary.example', [{ keyId: 'ed25519:n1', sign }]);
     expect(r).toEqual(before);
   });
 });

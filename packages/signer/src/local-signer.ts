@@ -1,7 +1,8 @@
 /**
- * The signer that holds the notary's private key in this process. The key is an OpenSSL key object
- * in an ES private field: nothing outside the class can reach it, and neither JSON.stringify nor
- * util.inspect shows it. Only public facts (server name, key ID, public key) are exposed.
+ * The signer that holds the notary's private keys in this process: the current key, and during a
+ * rotation the extra keys that sign beside it. Keys are OpenSSL key objects in an ES private
+ * field: nothing outside the class can reach them, and neither JSON.stringify nor util.inspect
+ * shows them. Only public facts (server name, key IDs, public keys) are exposed.
  */
 import {
   canonicalJsonBytes,
@@ -27,6 +28,11 @@ export interface LocalSignerOptions {
   serverName: string;
   /** The current key (from NOTARY_SIGNING_KEY_FILE). */
   key: SigningKey;
+  /**
+   * Further keys (from NOTARY_EXTRA_SIGNING_KEY_FILES) for a rotation: published in verify_keys
+   * beside the current key, and signing every answer too, so callers pinning any of them accept it.
+   */
+  extraKeys?: readonly SigningKey[];
   /** Retired public keys (from NOTARY_OLD_SIGNING_KEYS_FILE), published in old_verify_keys. */
   oldKeys?: OldSigningKeys;
   /** How long the notary's own key response stays valid (NOTARY_OWN_KEY_VALIDITY_S × 1000). */
@@ -39,14 +45,32 @@ export interface LocalSignerOptions {
 // ignoreBOM: a byte order mark stays in the text, so JSON.parse refuses it like any other stray byte.
 const UTF8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
+/** One key the notary signs with: its public half, and the private half kept in the signer. */
+interface HeldKey {
+  keyId: string;
+  publicKey: string;
+  secretKey: Ed25519SecretKey;
+}
+
+function holdKey(key: SigningKey, what: string): HeldKey {
+  if (!(key.seed instanceof Uint8Array) || key.seed.length !== ED25519_SEED_BYTES) {
+    throw new Error(`${what}'s seed must be ${ED25519_SEED_BYTES} bytes`);
+  }
+  const pair = keyPairFromSeed(key.seed);
+  return { keyId: signingKeyId(key), publicKey: encodeBase64(pair.publicKey), secretKey: pair.secretKey };
+}
+
 export class LocalSigner implements NotarySigner {
   readonly serverName: string;
   /** `ed25519:<version>` of the current key. */
   readonly keyId: string;
   /** The current public key, unpadded base64. */
   readonly publicKey: string;
+  /** The extra keys' IDs and public keys (empty unless a rotation is under way). */
+  readonly extraKeys: ReadonlyArray<{ keyId: string; publicKey: string }>;
 
-  #secretKey: Ed25519SecretKey | undefined;
+  /** The current key first, then the extra keys; every answer is signed by each. */
+  #keys: HeldKey[] | undefined;
   readonly #oldKeys: OldSigningKeys;
   readonly #ownKeyValidityMs: number;
   readonly #now: () => number;
@@ -62,45 +86,52 @@ export class LocalSigner implements NotarySigner {
     if (!Number.isSafeInteger(options.ownKeyValidityMs) || options.ownKeyValidityMs <= 0) {
       throw new Error('ownKeyValidityMs must be a positive integer number of milliseconds');
     }
-    if (!(options.key.seed instanceof Uint8Array) || options.key.seed.length !== ED25519_SEED_BYTES) {
-      throw new Error(`the signing key's seed must be ${ED25519_SEED_BYTES} bytes`);
+    const keys = [holdKey(options.key, 'the signing key'), ...(options.extraKeys ?? []).map((k) => holdKey(k, 'an extra signing key'))];
+    const oldKeys = { ...(options.oldKeys ?? {}) };
+    const seen = new Set<string>();
+    for (const { keyId } of keys) {
+      // One key ID published twice (current and extra, or current and retired) would make peers'
+      // answers depend on which entry they look at first. The loader names the files involved;
+      // this guards every other way of building a signer.
+      if (seen.has(keyId)) throw new Error(`the key ID ${keyId} is given twice: each signing key needs its own key ID`);
+      if (Object.prototype.hasOwnProperty.call(oldKeys, keyId)) {
+        throw new Error(`the signing key ${keyId} is also listed as an old key: remove it from the old signing keys file`);
+      }
+      seen.add(keyId);
     }
     this.serverName = options.serverName;
-    this.keyId = signingKeyId(options.key);
-    const oldKeys = { ...(options.oldKeys ?? {}) };
-    if (Object.prototype.hasOwnProperty.call(oldKeys, this.keyId)) {
-      // Publishing one key ID as both current and retired would make peers' answers depend on
-      // which map they look at first.
-      throw new Error(`the current key ${this.keyId} is also listed as an old key: remove it from the old signing keys file`);
-    }
-    const pair = keyPairFromSeed(options.key.seed);
-    this.publicKey = encodeBase64(pair.publicKey);
-    this.#secretKey = pair.secretKey;
+    this.keyId = keys[0].keyId;
+    this.publicKey = keys[0].publicKey;
+    this.extraKeys = keys.slice(1).map(({ keyId, publicKey }) => ({ keyId, publicKey }));
+    this.#keys = keys;
     this.#oldKeys = oldKeys;
     this.#ownKeyValidityMs = options.ownKeyValidityMs;
     this.#now = options.now ?? Date.now;
   }
 
   async ownKeys(): Promise<OwnKeys> {
+    const keys = this.#held();
     const validUntilTs = this.#now() + this.#ownKeyValidityMs;
+    const verifyKeys = Object.fromEntries(keys.map((k) => [k.keyId, { key: k.publicKey }]));
     const response = {
       server_name: this.serverName,
       valid_until_ts: validUntilTs,
-      verify_keys: { [this.keyId]: { key: this.publicKey } },
+      verify_keys: verifyKeys,
       old_verify_keys: Object.fromEntries(
         Object.entries(this.#oldKeys).map(([id, k]) => [id, { key: k.key, expired_ts: k.expired_ts }]),
       ),
     };
-    const signed = signJson(response, this.serverName, this.keyId, this.#key());
+    let signed: Record<string, unknown> = response;
+    for (const key of keys) signed = signJson(signed, this.serverName, key.keyId, key.secretKey);
     return {
       bytes: canonicalJsonBytes(signed),
       validUntilTs,
-      verifyKeys: { [this.keyId]: { key: this.publicKey } },
+      verifyKeys: Object.fromEntries(keys.map((k) => [k.keyId, { key: k.publicKey }])),
     };
   }
 
   async countersign(originResponseJson: Buffer): Promise<Buffer> {
-    const secretKey = this.#key();
+    const keys = this.#held();
     let text: string;
     try {
       text = UTF8.decode(originResponseJson);
@@ -124,19 +155,18 @@ export class LocalSigner implements NotarySigner {
     }
     return countersignedCopy(
       check.response,
-      (bytes) => encodeBase64(signDetached(bytes, secretKey)),
       this.serverName,
-      this.keyId,
+      keys.map((k) => ({ keyId: k.keyId, sign: (bytes: Buffer) => encodeBase64(signDetached(bytes, k.secretKey)) })),
     );
   }
 
-  /** Drops the private key; later calls reject. */
+  /** Drops the private keys; later calls reject. */
   async close(): Promise<void> {
-    this.#secretKey = undefined;
+    this.#keys = undefined;
   }
 
-  #key(): Ed25519SecretKey {
-    if (this.#secretKey === undefined) throw new SignerUnavailableError('the local signer is closed');
-    return this.#secretKey;
+  #held(): HeldKey[] {
+    if (this.#keys === undefined) throw new SignerUnavailableError('the local signer is closed');
+    return this.#keys;
   }
 }

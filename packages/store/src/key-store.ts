@@ -75,6 +75,9 @@ export interface DroppedBinding {
   body: string;
 }
 
+/** What storeLearnedResponse returns: as storeResponse, or `held` when a response was stored meanwhile. */
+export type LearnedStoreResult = StoreResult | { stored: false; held: true };
+
 export type StoreResult =
   | {
       stored: true;
@@ -89,6 +92,17 @@ export type StoreResult =
       unbanned: DroppedBinding[];
       /** Key IDs whose first recorded expired_ts stays although this response gives another. */
       expiryChanges: Array<{ keyId: string; recordedTs: number; offeredTs: number }>;
+      /**
+       * Provisional bindings (learned from an upstream notary) this response from the origin gave
+       * another body: it overrode them, and every provisional binding was dropped with them.
+       */
+      overridden: Array<{ keyId: string; learnedBody: string; fetchedBody: string }>;
+      /** Provisional bindings dropped because the origin overrode one of them. */
+      provisionalDropped: number;
+      /** Provisional bindings this response from the origin confirmed (now permanent). */
+      provisionalConfirmed: number;
+      /** The upstream notary the dropped bindings had been learned from ('' when none were dropped). */
+      learnedFrom: string;
     }
   | {
       stored: false;
@@ -299,6 +313,7 @@ export class KeyStore {
     for (let attempt = 0; ; attempt++) {
       const result = await this.storeOnce(serverName, countersigned, response, nowMs, minIntervalMs);
       if (result.stored) return unbanned.length === 0 ? result : { ...result, unbanned };
+      if ('held' in result) throw new Error('the store script answered `held` to a response from the origin itself');
       const { keyId, boundBody } = result.collision;
       if (attempt >= MAX_UNBAN_RETRIES || this.bannedKeys?.match(serverName, keyId, boundBody) === undefined) return result;
       const dropped = pairs(await this.redis.notaryEvictKeys(this.key(serverName), keyId, boundBody)).map(([id, body]) => ({ keyId: id, body }));
@@ -313,21 +328,62 @@ export class KeyStore {
     response: ResponseToStore,
     nowMs: number,
     minIntervalMs: number,
-  ): Promise<StoreResult> {
-    const args: (string | number | Buffer)[] = [nowMs, countersigned, response.validUntilTs, minIntervalMs, this.maxRetiredKeys];
+    upstream = '',
+  ): Promise<LearnedStoreResult> {
+    const args: (string | number | Buffer)[] = [nowMs, countersigned, response.validUntilTs, minIntervalMs, this.maxRetiredKeys, upstream];
     for (const k of response.keys) args.push(k.keyId, k.body, KIND_CODES[k.kind], k.expiredTs ?? 0);
     const reply = await this.redis.notaryStoreResponse(this.key(serverName), ...args);
+    if (reply[0] === 'held') return { stored: false, held: true };
     if (reply[0] === 'collision') {
       return { stored: false, collision: { keyId: reply[1], boundBody: reply[2], offeredBody: reply[3] } };
     }
-    const [, id, added, evictedFlat, changesFlat, discarded] = reply;
+    const [, id, added, evictedFlat, changesFlat, discarded, overriddenFlat, dropped, confirmed, learnedFrom] = reply;
     const evicted = pairs(evictedFlat).map(([keyId, body]) => ({ keyId, body }));
     const expiryChanges: Array<{ keyId: string; recordedTs: number; offeredTs: number }> = [];
     for (let i = 0; i + 2 < changesFlat.length; i += 3) {
       expiryChanges.push({ keyId: changesFlat[i], recordedTs: Number(changesFlat[i + 1]), offeredTs: Number(changesFlat[i + 2]) });
     }
-    await this.countBindings(Number(added) - evicted.length, 'evicted_retired_limit', evicted.length);
-    return { stored: true, id, bindingsAdded: Number(added), evicted, discarded: Number(discarded), unbanned: [], expiryChanges };
+    const overridden: Array<{ keyId: string; learnedBody: string; fetchedBody: string }> = [];
+    for (let i = 0; i + 2 < overriddenFlat.length; i += 3) {
+      overridden.push({ keyId: overriddenFlat[i], learnedBody: overriddenFlat[i + 1], fetchedBody: overriddenFlat[i + 2] });
+    }
+    await this.countBindings(Number(added) - evicted.length - Number(dropped), 'evicted_retired_limit', evicted.length);
+    return {
+      stored: true,
+      id,
+      bindingsAdded: Number(added),
+      evicted,
+      discarded: Number(discarded),
+      unbanned: [],
+      expiryChanges,
+      overridden,
+      provisionalDropped: Number(dropped),
+      provisionalConfirmed: Number(confirmed),
+      learnedFrom,
+    };
+  }
+
+  /**
+   * Stores an origin response learned from an upstream notary (`upstream`, its server name),
+   * countersigned, for an origin the notary holds nothing for: its key-ID bindings are provisional
+   * (MSC4499) until the origin itself confirms or overrides them. Nothing is written when a
+   * response is held for the origin by then (`held`). The origin's fetch state is left as it is:
+   * the caller records the origin's failure.
+   */
+  async storeLearnedResponse(
+    serverName: string,
+    countersigned: Buffer,
+    response: ResponseToStore,
+    nowMs: number,
+    upstream: string,
+  ): Promise<LearnedStoreResult> {
+    if (!/^\S+$/.test(upstream)) throw new Error('the upstream notary must be named by its server name');
+    return this.storeOnce(serverName, countersigned, response, nowMs, 0, upstream);
+  }
+
+  /** Whether any response is stored for the origin (an upstream is asked only when none is). */
+  async holdsResponse(serverName: string): Promise<boolean> {
+    return (await this.redis.hexists(this.key(serverName), 'latest')) === 1;
   }
 
   /**

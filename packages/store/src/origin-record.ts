@@ -13,8 +13,12 @@
  * - fetch state: `next` (next fetch allowed, ms), `fetched` (last stored, ms), `failed` (last
  *   failure, ms), `fails` (failures in a row), `busy` (a fetch in flight until, ms), `rq` (last
  *   background-refresh election, ms), `err` (`<ms> <reason> <message>` of the last failure).
+ * - `up`: `<response id> <upstream server name>` while some binding is provisional: that response
+ *   was learned from an upstream notary, not fetched from the origin.
  *
- * A binding: `<state>,<holder>,<body>,<first seen>,<last seen active>,<retired>,<expired_ts>`:
+ * A binding: `<state>,<holder>,<body>,<first seen>,<last seen active>,<retired>,<expired_ts>`,
+ * followed by `,p` when it is provisional (MSC4499: learned from an upstream notary and not yet
+ * seen in a response of the origin itself, which overrides it if it disagrees):
  * - state: `a` in the latest response's verify_keys; `o` in its old_verify_keys; `f` in its
  *   old_verify_keys with an expired_ts too far ahead to be used; `g` not in the latest response;
  * - holder: ID of the response that answers for the key ID (the latest stored one that holds it
@@ -37,9 +41,11 @@ export interface Binding {
   lastSeenActiveTs: number;
   retiredTs: number;
   expiredTs: number;
+  /** Learned from an upstream notary, not yet seen in a response of the origin itself. */
+  provisional: boolean;
 }
 
-const BINDING = /^([aofg]),(\d+),([^,]*),([0-9a-z]*),([0-9a-z]*),([0-9a-z]*),([0-9a-z]*)$/;
+const BINDING = /^([aofg]),(\d+),([^,]*),([0-9a-z]*),([0-9a-z]*),([0-9a-z]*),([0-9a-z]*)(,p)?$/;
 
 function ms(base36: string): number {
   return base36 === '' ? 0 : parseInt(base36, 36);
@@ -56,7 +62,14 @@ export function parseBinding(text: string): Binding | undefined {
     lastSeenActiveTs: ms(m[5]),
     retiredTs: ms(m[6]),
     expiredTs: ms(m[7]),
+    provisional: m[8] !== undefined,
   };
+}
+
+/** The `up` field: which stored response was learned from which upstream notary. */
+export function parseLearnedFrom(text: string): { responseId: number; upstream: string } | undefined {
+  const m = /^(\d+) (\S+)$/.exec(text);
+  return m === null ? undefined : { responseId: Number(m[1]), upstream: m[2] };
 }
 
 /** The holder ID of a binding's text, without parsing the rest: `a,17,...` → 17 (0: none). */

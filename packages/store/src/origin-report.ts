@@ -4,7 +4,7 @@
  * fetch state. Pure; the field names of the JSON are the command's documented `--json` shape.
  */
 import { keyFingerprint, type BannedKeys } from '@matrix-notary/protocol';
-import { bindingsInHeader, headerOf, parseBinding, parseStoredResponse, type Binding, type BindingState } from './origin-record';
+import { bindingsInHeader, headerOf, parseBinding, parseLearnedFrom, parseStoredResponse, type Binding, type BindingState } from './origin-record';
 
 export interface ResponseReport {
   id: number;
@@ -16,6 +16,8 @@ export interface ResponseReport {
   /** Key IDs this response is the answer for (the latest stored response holding each usably). */
   answers_for: string[];
   bytes: number;
+  /** The upstream notary this response was learned from (not fetched from the origin), or null. */
+  learned_from: string | null;
 }
 
 export type BindingStateName = 'active' | 'retired' | 'retired_expiry_ahead' | 'unlisted';
@@ -35,6 +37,8 @@ export interface BindingReport {
   retired_ts: number | null;
   expired_ts: number | null;
   banned: boolean;
+  /** Learned from an upstream notary and not yet seen in a response of the origin itself (MSC4499). */
+  provisional: boolean;
 }
 
 export interface FetchStateReport {
@@ -90,6 +94,8 @@ export function describeOriginRecord(serverName: string, fields: Map<string, Buf
   }
   bindings.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
 
+  const upField = fields.get('up');
+  const learned = upField === undefined ? undefined : parseLearnedFrom(upField.toString('utf8'));
   const stored = [...fields]
     .filter(([field]) => field === 'latest' || field.startsWith('r:'))
     .map(([field, value]) => [field, parseStoredResponse(value)] as const);
@@ -105,6 +111,7 @@ export function describeOriginRecord(serverName: string, fields: Map<string, Buf
       old_verify_keys: keys.old,
       answers_for: bindings.filter(([, b]) => Number(b.holder) === response.id).map(([keyId]) => keyId),
       bytes: response.bytes.length,
+      learned_from: learned !== undefined && learned.responseId === response.id ? learned.upstream : null,
     });
   }
   responses.sort((a, b) => b.id - a.id);
@@ -127,6 +134,7 @@ export function describeOriginRecord(serverName: string, fields: Map<string, Buf
       retired_ts: orNull(b.retiredTs),
       expired_ts: orNull(b.expiredTs),
       banned: banned?.match(serverName, keyId, b.body) !== undefined,
+      provisional: b.provisional,
     })),
     fetch: {
       next_fetch_ts: numberField(fields, 'next'),

@@ -24,7 +24,8 @@ const SCRIPTS = {
 /** What store-response-1.lua returns (see the script). */
 export type StoreScriptReply =
   | ['collision', string, string, string]
-  | ['stored', string, number, string[], string[], number];
+  | ['held']
+  | ['stored', string, number, string[], string[], number, string[], number, number, string];
 
 declare module 'ioredis' {
   interface RedisCommander<Context> {

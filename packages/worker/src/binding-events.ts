@@ -1,7 +1,8 @@
 /**
  * What the worker says about key-ID bindings when it stores or refuses a response: a collision
  * (logged with SHA-256 fingerprints of both bodies, as MSC4499 asks, never the bodies
- * themselves), retired key IDs evicted past the per-origin bound, and an expired_ts that changed.
+ * themselves), provisional bindings (learned from an upstream notary) the origin overrode or
+ * confirmed, retired key IDs evicted past the per-origin bound, and an expired_ts that changed.
  */
 import type { Logger } from '@matrix-notary/common';
 import { keyFingerprint } from '@matrix-notary/protocol';
@@ -27,6 +28,22 @@ export function collisionRefusal(collision: Collision): { message: string; detai
 }
 
 export function reportBindingChanges(log: Logger, stored: Stored): void {
+  if (stored.overridden.length > 0) {
+    // Either the upstream was wrong or the origin reused a key ID; both are worth a look.
+    log.warn(
+      {
+        upstream: stored.learnedFrom,
+        keyIds: stored.overridden.slice(0, MAX_LOGGED_KEY_IDS).map((o) => o.keyId),
+        learnedKeySha256: stored.overridden.slice(0, MAX_LOGGED_KEY_IDS).map((o) => keyFingerprint(o.learnedBody)),
+        fetchedKeySha256: stored.overridden.slice(0, MAX_LOGGED_KEY_IDS).map((o) => keyFingerprint(o.fetchedBody)),
+        provisionalDropped: stored.provisionalDropped,
+      },
+      'the origin gives key IDs learned from an upstream notary another key: the origin wins (MSC4499), everything learned from the upstream is dropped',
+    );
+  }
+  if (stored.provisionalConfirmed > 0) {
+    log.info({ confirmed: stored.provisionalConfirmed }, 'the origin confirmed key IDs learned from an upstream notary: they are bound for good now');
+  }
   if (stored.evicted.length > 0) {
     log.warn(
       {

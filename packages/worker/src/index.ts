@@ -4,3 +4,5 @@ export * from './refresh-origin';
 export * from './start';
 export * from './key-metrics';
 export * from './binding-events';
+export * from './upstream-answer';
+export * from './upstream-notaries';

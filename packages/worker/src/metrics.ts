@@ -3,15 +3,19 @@ import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import { METRIC_PREFIX } from '@matrix-notary/common';
 import { createKeyMetrics, type KeyMetrics, type KeyStatsReading } from './key-metrics';
 
+/** Outcomes of asking an upstream notary (see upstream-notaries.ts); every one is exported from the start, at 0. */
+export const UPSTREAM_OUTCOMES = ['stored', 'empty', 'refused', 'failed', 'not_stored'] as const;
+
 export interface WorkerMetrics {
   refreshes: Counter<'outcome'>;
   refusals: Counter<'reason'>;
   fetchSeconds: Histogram<string>;
   keys: KeyMetrics;
+  upstreamQueries: Counter<'outcome'>;
 }
 
 export function createWorkerMetrics(registry: Registry, readKeyStats?: () => Promise<KeyStatsReading>): WorkerMetrics {
-  return {
+  const metrics: WorkerMetrics = {
     keys: createKeyMetrics(registry, readKeyStats),
     refreshes: new Counter({
       name: `${METRIC_PREFIX}refreshes_total`,
@@ -25,6 +29,12 @@ export function createWorkerMetrics(registry: Registry, readKeyStats?: () => Pro
       labelNames: ['reason'],
       registers: [registry],
     }),
+    upstreamQueries: new Counter({
+      name: `${METRIC_PREFIX}upstream_queries_total`,
+      help: 'Upstream notaries asked for an origin that could not be reached and had nothing stored, by outcome: stored, empty (it had nothing), refused (its answer failed a check), failed (it could not be asked), not_stored (the signer was unavailable, or a response was stored meanwhile)',
+      labelNames: ['outcome'],
+      registers: [registry],
+    }),
     fetchSeconds: new Histogram({
       name: `${METRIC_PREFIX}refresh_fetch_duration_seconds`,
       help: "Time spent fetching an origin's keys in a refresh job, failures included",
@@ -32,6 +42,9 @@ export function createWorkerMetrics(registry: Registry, readKeyStats?: () => Pro
       registers: [registry],
     }),
   };
+  // Dashboards and alerts see a 0, not "no data", on a notary that never asked an upstream.
+  for (const outcome of UPSTREAM_OUTCOMES) metrics.upstreamQueries.inc({ outcome }, 0);
+  return metrics;
 }
 
 /** What the queue gauges read at scrape time. */

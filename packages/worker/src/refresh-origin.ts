@@ -5,6 +5,10 @@
  * origin caused is recorded as backoff, logged with its reason and counted; none of them touches
  * what is already stored.
  *
+ * An origin that cannot be reached, and for which nothing is stored, may be learned from upstream
+ * notaries (upstream-notaries.ts) before its failure is recorded: while this refresh still holds
+ * its claim, and without touching its backoff.
+ *
  * Faults lose nothing (behaviour 11): a job run again after its worker died holds its own claim
  * and fetches at once; when the signer is unavailable, a response already fetched is kept with the
  * job and countersigned on a later attempt, and no fetch is made while the signer is known to be
@@ -16,6 +20,7 @@ import type { FetchEventPublisher, FetchOutcome, KeyStore } from '@matrix-notary
 import { collisionRefusal, reportBindingChanges } from './binding-events';
 import type { WorkerMetrics } from './metrics';
 import type { SignerGate } from './signer-gate';
+import type { UpstreamNotaries } from './upstream-notaries';
 
 export interface OriginFetcher {
   fetchServerKeys(serverName: string, signal?: AbortSignal): Promise<{ body: Buffer }>;
@@ -46,6 +51,8 @@ export interface RefreshDeps {
   policy: RefreshPolicy;
   logger: Logger;
   metrics: WorkerMetrics;
+  /** NOTARY_UPSTREAM_NOTARIES_FILE's notaries, when any are configured. */
+  upstreams?: UpstreamNotaries;
   now?: () => number;
 }
 
@@ -82,9 +89,10 @@ export async function refreshOrigin(serverName: string, deps: RefreshDeps, attem
   const { store, policy, logger, metrics } = deps;
   const log = logger.child({ origin: serverName });
 
-  const finish = async (outcome: FetchOutcome): Promise<FetchOutcome> => {
+  /** `told`: what waiting queries hear, when it is not the refresh's own outcome. */
+  const finish = async (outcome: FetchOutcome, told: FetchOutcome = outcome): Promise<FetchOutcome> => {
     metrics.refreshes.inc({ outcome });
-    await deps.events.publish(serverName, outcome);
+    await deps.events.publish(serverName, told);
     return outcome;
   };
   const refuse = async (reason: string, message: string, details: Record<string, unknown> = {}): Promise<FetchOutcome> => {
@@ -112,18 +120,22 @@ export async function refreshOrigin(serverName: string, deps: RefreshDeps, attem
       return finish('skipped');
     }
     const started = now();
-    try {
-      body = (await deps.fetcher.fetchServerKeys(serverName)).body;
-    } catch (err) {
-      const reason = (err as { reason?: string }).reason ?? 'error';
+    const fetched = await deps.fetcher.fetchServerKeys(serverName).then(
+      (r) => r.body,
+      (err: unknown) => (err instanceof Error ? err : new Error(String(err))),
+    );
+    metrics.fetchSeconds.observe((now() - started) / 1000);
+    if (fetched instanceof Error) {
+      // Still holding the claim: nobody else fetches the origin while upstreams are asked.
+      const learned = (await deps.upstreams?.learn(serverName)) === true;
+      const reason = (fetched as { reason?: string }).reason ?? 'error';
       const { failures, waitMs } = await store.recordFailure(serverName, now(), policy.minIntervalMs, policy.maxBackoffMs);
-      await store.noteProblem(serverName, now(), reason, (err as Error).message);
+      await store.noteProblem(serverName, now(), reason, fetched.message);
       // The federation client has logged the failure with its reason (once); this adds the backoff.
       log.debug({ reason, failures, retryInMs: waitMs }, 'origin fetch failed: backing off');
-      return finish('failed');
-    } finally {
-      metrics.fetchSeconds.observe((now() - started) / 1000);
+      return finish('failed', learned ? 'stored' : 'failed');
     }
+    body = fetched;
   }
 
   let parsed: unknown;

@@ -12,6 +12,7 @@ import { createWorkerMetrics, registerQueueGauges } from './metrics';
 import { meterSigner, type NotarySigner } from '@matrix-notary/signer';
 import { RefreshDeferred, refreshOrigin, type OriginFetcher } from './refresh-origin';
 import { SignerGate } from './signer-gate';
+import { UpstreamNotaries, type UpstreamPoster } from './upstream-notaries';
 
 /** Time allowed for countersigning and storing, on top of the origin fetch, in a fetch's lease. */
 const SIGNER_SHARE_MS = 10_000;
@@ -27,6 +28,8 @@ export interface WorkerDeps {
   registry?: Registry;
   /** Replaces the federation client (tests of policy); by default one is built from the config. */
   fetcher?: OriginFetcher;
+  /** Replaces how upstream notaries are reached (tests); by default the federation client. */
+  upstreamPoster?: UpstreamPoster;
 }
 
 export interface WorkerHandle {
@@ -63,7 +66,8 @@ export async function startWorker(config: WorkerConfig, deps: WorkerDeps): Promi
       },
       oldestWaitingSince: async () => (await view.getJobs(['waiting'], 0, 0, true))[0]?.timestamp,
     });
-    if (!deps.fetcher) {
+    const asksUpstreams = config.upstreamNotaries.length > 0;
+    if (!deps.fetcher || (asksUpstreams && !deps.upstreamPoster)) {
       federation = new FederationClient({ ...config.origin, logger, registry });
     }
     const fetcher: OriginFetcher = deps.fetcher ?? (federation as FederationClient);
@@ -72,12 +76,30 @@ export async function startWorker(config: WorkerConfig, deps: WorkerDeps): Promi
       minIntervalMs: config.originMinIntervalMs,
       maxBackoffMs: config.originMaxBackoffMs,
       minKeyValidityMs: config.minKeyValidityMs,
-      fetchLeaseMs: config.origin.totalTimeoutMs + SIGNER_SHARE_MS,
+      // Upstream notaries are asked within the same claim, for at most one more origin timeout.
+      fetchLeaseMs: config.origin.totalTimeoutMs * (asksUpstreams ? 2 : 1) + SIGNER_SHARE_MS,
       bannedKeys,
     };
     const signer = meterSigner(deps.signer, registry);
     const gate = new SignerGate(() => signer.ownKeys());
-    const refreshDeps = { store, events, fetcher, signer, gate, policy, logger, metrics };
+    const upstreams = asksUpstreams
+      ? new UpstreamNotaries({
+          upstreams: config.upstreamNotaries,
+          poster: deps.upstreamPoster ?? (federation as FederationClient),
+          store,
+          signer,
+          gate,
+          policy: {
+            notaryServerName: config.serverName,
+            minKeyValidityMs: config.minKeyValidityMs,
+            bannedKeys,
+            timeoutMs: config.origin.totalTimeoutMs,
+          },
+          logger,
+          metrics,
+        })
+      : undefined;
+    const refreshDeps = { store, events, fetcher, signer, gate, policy, logger, metrics, upstreams };
     const worker = new Worker<RefreshJobData>(
       REFRESH_QUEUE_NAME,
       async (job) =>
@@ -110,7 +132,12 @@ export async function startWorker(config: WorkerConfig, deps: WorkerDeps): Promi
     };
     if (!deps.registry) metricsListener = await startMetricsListener(registry, config.metricsPort, config.metricsBind, health);
     logger.info(
-      { concurrency: config.concurrency, metricsPort: metricsListener?.port, bannedKeys: bannedKeys.size },
+      {
+        concurrency: config.concurrency,
+        metricsPort: metricsListener?.port,
+        bannedKeys: bannedKeys.size,
+        upstreamNotaries: config.upstreamNotaries.map((u) => u.serverName),
+      },
       'worker consuming the refresh queue',
     );
 

@@ -87,6 +87,8 @@ function hostPort(defaultPort: number) {
 }
 
 const SECOND_MS = 1000;
+/** Keys signing beside the current one: a rotation needs one; a few more cost a signature each per answer. */
+const MAX_EXTRA_SIGNING_KEYS = 4;
 const DAY_S = 86400;
 
 export const VARIABLES = {
@@ -112,6 +114,12 @@ export const VARIABLES = {
     defaultDoc: 'none',
     doc: "retired keys, Synapse's `old_signing_keys` JSON: `{\"ed25519:id\": {\"key\": \"…\", \"expired_ts\": ms}}`",
     schema: nonEmpty,
+  }),
+  NOTARY_EXTRA_SIGNING_KEY_FILES: variable({
+    name: 'NOTARY_EXTRA_SIGNING_KEY_FILES',
+    defaultDoc: 'none',
+    doc: 'comma-separated key files (same format) that sign every answer beside the current key, for a rotation without breaking pinned clients (see [Rotating the signing key](#rotating-the-signing-key)); read by the signer only',
+    schema: list.pipe(z.array(z.string()).min(1, 'must name at least one key file').max(MAX_EXTRA_SIGNING_KEYS, `may name at most ${MAX_EXTRA_SIGNING_KEYS} key files`)),
   }),
   NOTARY_OWN_KEY_VALIDITY_S: variable({
     name: 'NOTARY_OWN_KEY_VALIDITY_S',
@@ -240,6 +248,12 @@ export const VARIABLES = {
     name: 'NOTARY_BANNED_KEYS_FILE',
     defaultDoc: 'none',
     doc: 'JSON list of `{"server_name"?, "key_id"?, "key": base64, "note"?}` entries: key bodies never served (compromised keys); a response that holds one is refused',
+    schema: nonEmpty,
+  }),
+  NOTARY_UPSTREAM_NOTARIES_FILE: variable({
+    name: 'NOTARY_UPSTREAM_NOTARIES_FILE',
+    defaultDoc: 'none',
+    doc: 'JSON list of `{"server_name", "url", "verify_keys": {id: base64}}`: notaries asked when an origin cannot be reached and nothing is stored (see [Upstream notaries](#upstream-notaries)); read by the worker',
     schema: nonEmpty,
   }),
   NOTARY_FETCH_WAIT_MS: variable({
