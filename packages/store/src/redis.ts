@@ -176,7 +176,14 @@ function countFailedCommands(client: RedisClient, errors: RedisErrorCounter): vo
  * Closes a connection at once. Callers await their own commands before closing, so nothing is
  * left to flush; QUIT would wait for a Redis that may be down, and on a Sentinel connection the
  * server's close after QUIT reads as a lost connection and reconnects once more.
+ * ioredis's disconnect half-closes the socket and keeps a 2 s timer to destroy it if the server
+ * does not close its side; the socket is destroyed here at once, so nothing outlives the close.
  */
 export async function closeRedis(client: RedisClient): Promise<void> {
+  // Closed already (BullMQ closes the connections it was given): a second disconnect would wait
+  // 2 s for a 'close' that has come and gone.
+  if (client.status === 'end') return;
+  const streams = client instanceof Cluster ? client.nodes().map((n) => n.stream) : [client.stream];
   client.disconnect();
+  for (const stream of streams) stream?.destroy();
 }
