@@ -227,11 +227,16 @@ export const nonIntegerText: fc.Arbitrary<string> = fc.oneof(
   fc.string({ maxLength: 8 }).filter((s) => !/^-?[0-9]{1,16}$/.test(s)),
 );
 
-/** The text with some characters percent-encoded (those a URL path segment needs, always), as clients differ. */
-export function percentEncodeSome(text: string): fc.Arbitrary<string> {
+/** Characters a URL path segment may hold unencoded (RFC 3986 pchar, less `%`). */
+export const PATH_SAFE = /^[A-Za-z0-9\-._~:@!$&'()*+,;=[\]]$/;
+/** Characters a query-string value may hold unencoded without changing its meaning (no `&`, `=`, `+`). */
+export const QUERY_SAFE = /^[A-Za-z0-9\-._~]$/;
+
+/** The text with some characters percent-encoded (those `safe` does not allow, always), as clients differ. */
+export function percentEncodeSome(text: string, safe = PATH_SAFE): fc.Arbitrary<string> {
   const units = Array.from(text);
   const encode = (c: string) => Array.from(Buffer.from(c, 'utf8'), (b) => `%${b.toString(16).toUpperCase().padStart(2, '0')}`).join('');
   return fc
     .array(fc.boolean(), { minLength: units.length, maxLength: units.length })
-    .map((flags) => units.map((c, i) => (flags[i] || !/^[A-Za-z0-9\-._~:@!$&'()*+,;=[\]]$/.test(c) ? encode(c) : c)).join(''));
+    .map((flags) => units.map((c, i) => (flags[i] || !safe.test(c) ? encode(c) : c)).join(''));
 }
