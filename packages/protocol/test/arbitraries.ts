@@ -10,6 +10,11 @@ export function withCases(title: string, numRuns: number): string {
   return `${title} [${numRuns} generated cases]`;
 }
 
+/** `arb` one time in `oneIn`, undefined otherwise (fc.option's `freq` is the odds of the nil value). */
+export function sometimes<T>(arb: fc.Arbitrary<T>, oneIn: number): fc.Arbitrary<T | undefined> {
+  return fc.oneof({ weight: oneIn - 1, arbitrary: fc.constant(undefined) }, { weight: 1, arbitrary: arb });
+}
+
 const LOWER = 'abcdefghijklmnopqrstuvwxyz';
 const DIGITS = '0123456789';
 
