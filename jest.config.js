@@ -11,6 +11,7 @@ module.exports = {
   },
   globalSetup: '<rootDir>/packages/testing/jest-global-setup.js',
   globalTeardown: '<rootDir>/packages/testing/jest-global-teardown.js',
+  reporters: ['default', '<rootDir>/packages/testing/jest-property-cases-reporter.js'],
   testTimeout: 30000,
   maxWorkers: 2,
 };

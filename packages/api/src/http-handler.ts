@@ -42,6 +42,8 @@ function send(res: ServerResponse, status: number, body: Buffer): void {
   res.end(body);
 }
 
+const MISSING_HOST = new MatrixError(400, 'M_UNRECOGNIZED', 'an HTTP/1.1 request must carry a Host header');
+
 /** 429 M_LIMIT_EXCEEDED, saying when to try again (in the body and in Retry-After). */
 export function limitExceeded(retryAfterMs: number): MatrixError {
   return new MatrixError(429, 'M_LIMIT_EXCEEDED', 'Too many requests from this client: slow down', { retry_after_ms: retryAfterMs });
@@ -166,6 +168,14 @@ export function createRequestHandler(deps: HandlerDeps): (req: IncomingMessage, 
 
   return (req, res) => {
     const started = performance.now();
+    // HTTP/1.1 requires a Host header (RFC 9112, 3.2); Node's own check, which the server turns off,
+    // would answer without a Matrix error body. Node reads the header for its check anyway.
+    if (req.httpVersionMinor === 1 && req.httpVersionMajor === 1 && req.headers.host === undefined) {
+      res.setHeader('connection', 'close');
+      send(res, 400, MISSING_HOST.bodyBytes());
+      finish('other', req, started, 400);
+      return;
+    }
     const url = req.url ?? '/';
     const qmark = url.indexOf('?');
     const path = qmark < 0 ? url : url.slice(0, qmark);

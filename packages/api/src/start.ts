@@ -97,7 +97,9 @@ export async function startApi(config: ApiConfig, deps: ApiDeps): Promise<ApiHan
       logger,
       fallback: app,
     });
-    server = http.createServer({ keepAliveTimeout: 65_000, requestTimeout: 30_000, headersTimeout: 20_000 }, handler);
+    // requireHostHeader: Node would answer an HTTP/1.1 request without Host with a bare 400; the
+    // handler refuses it with a Matrix error instead (createRequestHandler).
+    server = http.createServer({ keepAliveTimeout: 65_000, requestTimeout: 30_000, headersTimeout: 20_000, requireHostHeader: false }, handler);
     answerUnparsedRequests(server);
     const listening = server;
     await new Promise<void>((resolve, reject) => {

@@ -7,6 +7,7 @@ import { createTestCa, type TestCa } from '@matrix-notary/testing';
 import Redis from 'ioredis';
 import { testRedisUrl } from '@matrix-notary/testing';
 import { startNotary, type Notary } from './notary-harness';
+import { takeSnapshot } from './redis-snapshot';
 
 let ca: TestCa;
 let n: Notary;
@@ -22,16 +23,11 @@ afterAll(async () => {
   await n.stop();
 });
 
-/** Every origin record with its contents, and the refresh jobs queued (BullMQ's own bookkeeping keys change on timers). */
-async function snapshot(): Promise<string[]> {
-  const keys = await redis.keys(`${n.prefix}:origin:*`);
-  const out: string[] = [`queued ${await redis.llen(`${n.prefix}:bull:refresh:wait`)} ${await redis.zcard(`${n.prefix}:bull:refresh:prioritized`)}`];
-  for (const k of keys.sort()) {
-    const type = await redis.type(k);
-    out.push(`${k} ${type} ${type === 'hash' ? JSON.stringify(await redis.hgetall(k)) : ''}`);
-  }
-  return out;
-}
+/**
+ * Every key under the notary's prefix, with its contents (packages/api/test/redis-snapshot.ts),
+ * except the client limiter's counts: it counts every request, refused or not (behaviour 9).
+ */
+const snapshot = async () => [...(await takeSnapshot(redis, n.prefix, (key) => key.startsWith(`${n.prefix}:limit:`))).entries()];
 
 const manyServers = Object.fromEntries(Array.from({ length: 11 }, (_, i) => [`s${i}.example`, {}]));
 
@@ -115,6 +111,7 @@ test.each([
   ['20 KB of headers', 431, 'M_TOO_LARGE', `GET /_matrix/key/v2/server HTTP/1.1\r\nHost: x\r\nX-Pad: ${'a'.repeat(20_000)}\r\n\r\n`],
   ['CONNECT', 405, 'M_UNRECOGNIZED', 'CONNECT example.org:443 HTTP/1.1\r\nHost: example.org:443\r\n\r\n'],
   ['an Upgrade request', 400, 'M_UNRECOGNIZED', 'GET /_matrix/key/v2/server HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n'],
+  ['an HTTP/1.1 request without Host', 400, 'M_UNRECOGNIZED', 'GET /_matrix/key/v2/server HTTP/1.1\r\nConnection: close\r\n\r\n'],
 ] as Array<[string, number, string, string]>)('%s, which the HTTP parser refuses, gets %i %s with a Matrix error body; nothing stored', async (_name, status, errcode, bytes) => {
   const before = await snapshot();
   const res = await rawExchange(apiPort(), bytes);

@@ -75,7 +75,9 @@ export function formatHost(host: string, kind: HostKind): string {
  * top-level domain does; such names are numeric address spellings in disguise); ports without
  * leading zeros; IPv6 literals in their compressed lower-case form. Each origin then has exactly
  * one name, so its rate limit and backoff cannot be split across spellings of the same host.
- * Returns null for a name that does not parse; otherwise the canonical spelling.
+ * Returns null for a name that does not parse, and for a DNS name that has no canonical spelling
+ * (an empty label, or an all-digit last label that is not an IPv4 address); otherwise the
+ * canonical spelling, which is its own canonical spelling.
  */
 export function canonicalServerName(name: string): string | null {
   const parsed = parseServerName(name);
@@ -86,7 +88,11 @@ export function canonicalServerName(name: string): string | null {
     return `${new URL(`http://[${parsed.host}]/`).hostname}${port}`;
   }
   if (parsed.kind === 'ipv4') return `${parsed.host}${port}`;
-  const host = parsed.host.replace(/\.$/, '');
+  const host = parsed.host.endsWith('.') ? parsed.host.slice(0, -1) : parsed.host;
+  // `1.2.3.4.` is the address 1.2.3.4; `a..b` or `.` name no host, `2130706433` is an address in disguise.
+  if (IPV4_STRICT.test(host)) return `${host}${port}`;
+  const labels = host.split('.');
+  if (labels.some((l) => l === '') || /^[0-9]+$/.test(labels[labels.length - 1])) return null;
   return `${host}${port}`;
 }
 
