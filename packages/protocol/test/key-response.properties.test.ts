@@ -212,7 +212,9 @@ test(withCases('valid responses of every shape are accepted, canonical-JSON-stab
       }
       // The signer's check agrees, and the notary's countersigned copy is accepted in turn.
       expect(checkSelfSignedKeyResponse(v.response).ok).toBe(true);
-      const copy = countersignedCopy(v.response as never, (b) => encodeBase64(signDetached(b, NOTARY.secretKey)), 'notary.example', 'ed25519:n');
+      const copy = countersignedCopy(v.response as never, 'notary.example', [
+        { keyId: 'ed25519:n', sign: (b: Buffer) => encodeBase64(signDetached(b, NOTARY.secretKey)) },
+      ]);
       const again = check(copy, policyFor(s.serverName));
       expect(again.ok).toBe(true);
       if (again.ok) {
