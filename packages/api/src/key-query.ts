@@ -20,7 +20,8 @@ export interface ServerKeyQuery {
   minValidUntilTs: number;
 }
 
-const INTEGER_TEXT = /^-?[0-9]{1,16}$/;
+/** An integer written one way only, as in the POST body's strict rule: no `-0`, no leading zeros. */
+const INTEGER_TEXT = /^(?:0|-?[1-9][0-9]{0,15})$/;
 
 function parseTimestampText(text: string, what: string): number {
   const n = Number(text);

@@ -25,7 +25,25 @@ export interface ApiDeps {
   logger?: Logger;
   /** Shared with other roles in one process; when given, no metrics listener is opened here. */
   registry?: Registry;
+  /** Tests shorten these to see slow clients cut off without waiting half a minute. */
+  httpTimeouts?: HttpTimeouts;
 }
+
+/**
+ * How long a client may take. A stranger holding connections open costs a socket each, so a
+ * request whose headers have not arrived in 20 s, or whose whole body has not in 30 s, is answered
+ * 408 and closed; Node checks every `checkIntervalMs`, so a cut comes up to that much later. Idle
+ * kept-alive connections last 65 s: longer than load balancers' own idle timeouts (60 s by
+ * default), so the balancer always closes first and never sends on a socket the pod is closing.
+ */
+export interface HttpTimeouts {
+  headersMs: number;
+  requestMs: number;
+  keepAliveMs: number;
+  checkIntervalMs: number;
+}
+
+export const HTTP_TIMEOUTS: HttpTimeouts = { headersMs: 20_000, requestMs: 30_000, keepAliveMs: 65_000, checkIntervalMs: 5_000 };
 
 export interface ApiHandle {
   port: number;
@@ -99,7 +117,17 @@ export async function startApi(config: ApiConfig, deps: ApiDeps): Promise<ApiHan
     });
     // requireHostHeader: Node would answer an HTTP/1.1 request without Host with a bare 400; the
     // handler refuses it with a Matrix error instead (createRequestHandler).
-    server = http.createServer({ keepAliveTimeout: 65_000, requestTimeout: 30_000, headersTimeout: 20_000, requireHostHeader: false }, handler);
+    const timeouts = deps.httpTimeouts ?? HTTP_TIMEOUTS;
+    server = http.createServer(
+      {
+        keepAliveTimeout: timeouts.keepAliveMs,
+        requestTimeout: timeouts.requestMs,
+        headersTimeout: timeouts.headersMs,
+        connectionsCheckingInterval: timeouts.checkIntervalMs,
+        requireHostHeader: false,
+      },
+      handler,
+    );
     answerUnparsedRequests(server);
     const listening = server;
     await new Promise<void>((resolve, reject) => {

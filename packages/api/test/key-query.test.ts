@@ -30,6 +30,8 @@ describe('parseGetQuery', () => {
     ['an invalid key ID', 'example.org/nocolon', ''],
     ['a non-integer path timestamp', 'example.org/ed25519:a/12.5', ''],
     ['a non-integer query parameter', 'example.org', 'minimum_valid_until_ts=soon'],
+    ['a query parameter of -0', 'example.org', 'minimum_valid_until_ts=-0'],
+    ['a path timestamp with a leading zero', 'example.org/ed25519:a/0123', ''],
     ['a repeated query parameter', 'example.org', 'minimum_valid_until_ts=1&minimum_valid_until_ts=2'],
     ['bad percent-encoding', 'example.org%zz', ''],
     ['too many segments', 'example.org/ed25519:a/1/extra', ''],

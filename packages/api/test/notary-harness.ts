@@ -12,7 +12,7 @@ import { LocalSigner, type NotarySigner } from '@matrix-notary/signer';
 import { createTestCa, deletePrefix, FakeOrigin, testRedisUrl, uniquePrefix, type IssuedCert, type TestCa } from '@matrix-notary/testing';
 import { readWorkerConfig, startWorker, type WorkerHandle } from '@matrix-notary/worker';
 import { Registry } from 'prom-client';
-import { readApiConfig, startApi, type ApiHandle } from '../src';
+import { readApiConfig, startApi, type ApiHandle, type HttpTimeouts } from '../src';
 
 export const NOTARY_NAME = 'notary.test';
 
@@ -36,6 +36,7 @@ export interface NotaryOptions {
   wrapSigner?: (signer: LocalSigner) => Pick<NotarySigner, 'ownKeys' | 'countersign'>;
   apis?: number;
   workers?: number;
+  httpTimeouts?: HttpTimeouts;
 }
 
 export async function startNotary(opts: NotaryOptions): Promise<Notary> {
@@ -89,7 +90,7 @@ export async function startNotary(opts: NotaryOptions): Promise<Notary> {
   for (let i = 0; i < (opts.apis ?? 1); i++) {
     const registry = new Registry();
     registries.push(registry);
-    apis.push(await startApi(apiConfig, { signer: roleSigner, logger, registry }));
+    apis.push(await startApi(apiConfig, { signer: roleSigner, logger, registry, httpTimeouts: opts.httpTimeouts }));
   }
   return {
     prefix,
