@@ -18,14 +18,13 @@ import {
   type Binding,
   type StoreResult,
 } from '@matrix-notary/store';
-import { activeKeys, bodyOf, deleteKeysUnder, DAY_MS, HOUR_MS, labelsOf, responseBytes, SECOND_MS, T0_MS, testRedisUrl, uniquePrefix } from './redis-test-helpers';
+import { active, activeKeys, bodyOf, DAY_MS, deleteKeysUnder, HOUR_MS, labelsOf, responseBytes, retired, SECOND_MS, serverNamer, T0_MS, testRedisUrl, uniquePrefix, unusable } from './redis-test-helpers';
 
 const PREFIX = uniquePrefix();
 const INTERVAL_MS = 60 * SECOND_MS;
 
 let redis: Redis;
 let store: KeyStore;
-let serverCounter = 0;
 
 beforeAll(() => {
   redis = createRedis(testRedisUrl(), { connectionName: 'store-test-bindings' });
@@ -37,14 +36,8 @@ afterAll(async () => {
   await redis.quit();
 });
 
-function freshServer(): string {
-  serverCounter += 1;
-  return `bind${serverCounter}.example.org`;
-}
+const freshServer = serverNamer('bind');
 
-const active = (keyId: string, variant = ''): ResponseKey => ({ keyId, body: bodyOf(keyId, variant), kind: 'active' });
-const retired = (keyId: string, expiredTs: number, variant = ''): ResponseKey => ({ keyId, body: bodyOf(keyId, variant), kind: 'retired', expiredTs });
-const unusable = (keyId: string, variant = ''): ResponseKey => ({ keyId, body: bodyOf(keyId, variant), kind: 'unusable' });
 
 function put(server: string, label: string, keys: ResponseKey[], atMs: number, validUntilTs = atMs + DAY_MS, s = store): Promise<StoreResult> {
   return s.storeResponse(server, responseBytes(label), { validUntilTs, keys }, atMs, INTERVAL_MS);

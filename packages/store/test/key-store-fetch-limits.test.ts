@@ -5,14 +5,13 @@
  */
 import type Redis from 'ioredis';
 import { createRedis, KeyStore, originRecordKey } from '@matrix-notary/store';
-import { activeKeys, deleteKeysUnder, DAY_MS, HOUR_MS, MINUTE_MS, responseBytes, SECOND_MS, T0_MS, testRedisUrl, uniquePrefix } from './redis-test-helpers';
+import { activeKeys, DAY_MS, deleteKeysUnder, HOUR_MS, MINUTE_MS, responseBytes, SECOND_MS, serverNamer, T0_MS, testRedisUrl, uniquePrefix } from './redis-test-helpers';
 
 const PREFIX = uniquePrefix();
 const EMPTY_RECORD_TTL_MS = 10 * MINUTE_MS;
 
 let redis: Redis;
 let store: KeyStore;
-let serverCounter = 0;
 
 beforeAll(() => {
   redis = createRedis(testRedisUrl(), { connectionName: 'store-test-fetch-limits' });
@@ -24,10 +23,7 @@ afterAll(async () => {
   await redis.quit();
 });
 
-function freshServer(): string {
-  serverCounter += 1;
-  return `limits${serverCounter}.example.org`;
-}
+const freshServer = serverNamer('limits');
 
 /** Records `count` failures at T0 (sent concurrently, so they share round trips). */
 async function failManyTimes(serverName: string, count: number, intervalMs: number, maxBackoffMs: number): Promise<void> {

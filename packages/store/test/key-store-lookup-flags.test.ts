@@ -6,7 +6,7 @@
 import type Redis from 'ioredis';
 import { KEY_VALIDITY_CAP_MS } from '@matrix-notary/protocol';
 import { createRedis, KeyStore, type LookupResult } from '@matrix-notary/store';
-import { activeKeys, deleteKeysUnder, DAY_MS, HOUR_MS, MINUTE_MS, responseBytes, SECOND_MS, T0_MS, testRedisUrl, uniquePrefix } from './redis-test-helpers';
+import { activeKeys, DAY_MS, deleteKeysUnder, HOUR_MS, MINUTE_MS, responseBytes, SECOND_MS, serverNamer, T0_MS, testRedisUrl, uniquePrefix } from './redis-test-helpers';
 
 const PREFIX = uniquePrefix();
 const INTERVAL_MS = MINUTE_MS;
@@ -15,7 +15,6 @@ const REFRESH_REQUEST_INTERVAL_MS = 30 * SECOND_MS;
 
 let redis: Redis;
 let store: KeyStore;
-let serverCounter = 0;
 
 beforeAll(() => {
   redis = createRedis(testRedisUrl(), { connectionName: 'store-test-lookup-flags' });
@@ -27,10 +26,7 @@ afterAll(async () => {
   await redis.quit();
 });
 
-function freshServer(): string {
-  serverCounter += 1;
-  return `flags${serverCounter}.example.org`;
-}
+const freshServer = serverNamer('flags');
 
 async function lookupOne(serverName: string, nowMs: number, opts: { keyIds?: string[]; minValidUntilTs?: number } = {}): Promise<LookupResult> {
   const [result] = await store.lookup([{ serverName, keyIds: opts.keyIds ?? [], minValidUntilTs: opts.minValidUntilTs ?? nowMs }], nowMs);

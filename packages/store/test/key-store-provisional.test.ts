@@ -19,7 +19,7 @@ import {
   parseStoredResponse,
   type Binding,
 } from '@matrix-notary/store';
-import { bodyOf, deleteKeysUnder, DAY_MS, HOUR_MS, labelsOf, responseBytes, SECOND_MS, T0_MS, testRedisUrl, uniquePrefix } from './redis-test-helpers';
+import { active, bodyOf, DAY_MS, deleteKeysUnder, HOUR_MS, labelsOf, responseBytes, retired, SECOND_MS, serverNamer, T0_MS, testRedisUrl, uniquePrefix, unusable } from './redis-test-helpers';
 
 const PREFIX = uniquePrefix();
 const INTERVAL_MS = 60 * SECOND_MS;
@@ -27,7 +27,6 @@ const UPSTREAM = 'upstream.example.net';
 
 let redis: Redis;
 let store: KeyStore;
-let serverCounter = 0;
 
 beforeAll(() => {
   redis = createRedis(testRedisUrl(), { connectionName: 'store-test-provisional' });
@@ -39,14 +38,8 @@ afterAll(async () => {
   await redis.quit();
 });
 
-function freshServer(): string {
-  serverCounter += 1;
-  return `prov${serverCounter}.example.org`;
-}
+const freshServer = serverNamer('prov');
 
-const active = (keyId: string, variant = ''): ResponseKey => ({ keyId, body: bodyOf(keyId, variant), kind: 'active' });
-const retired = (keyId: string, expiredTs: number, variant = ''): ResponseKey => ({ keyId, body: bodyOf(keyId, variant), kind: 'retired', expiredTs });
-const unusable = (keyId: string, variant = ''): ResponseKey => ({ keyId, body: bodyOf(keyId, variant), kind: 'unusable' });
 
 const learn = (server: string, label: string, keys: ResponseKey[], atMs = T0_MS) =>
   store.storeLearnedResponse(server, responseBytes(label), { validUntilTs: atMs + DAY_MS, keys }, atMs, UPSTREAM);

@@ -9,7 +9,7 @@
  */
 import type Redis from 'ioredis';
 import { createRedis, KeyStore, originRecordKey, parseStoredResponse, type OriginQuery } from '@matrix-notary/store';
-import { activeKeys, deleteKeysUnder, DAY_MS, HOUR_MS, labelsOf, responseBytes, SECOND_MS, T0_MS, testRedisUrl, uniquePrefix } from './redis-test-helpers';
+import { activeKeys, DAY_MS, deleteKeysUnder, HOUR_MS, labelsOf, responseBytes, SECOND_MS, serverNamer, T0_MS, testRedisUrl, uniquePrefix } from './redis-test-helpers';
 
 const PREFIX = uniquePrefix();
 const INTERVAL_MS = 60 * SECOND_MS;
@@ -17,7 +17,6 @@ const VALID_UNTIL_TS = T0_MS + DAY_MS;
 
 let redis: Redis;
 let store: KeyStore;
-let serverCounter = 0;
 
 beforeAll(() => {
   redis = createRedis(testRedisUrl(), { connectionName: 'store-test-responses' });
@@ -29,11 +28,7 @@ afterAll(async () => {
   await redis.quit();
 });
 
-/** A server name no other test in this file uses. */
-function freshServer(): string {
-  serverCounter += 1;
-  return `origin${serverCounter}.example.org:8448`;
-}
+const freshServer = serverNamer('origin', ':8448');
 
 /** Stores responseBytes(label) as the origin's latest response, holding keyIds, fetched at T0 + step s. */
 async function storeAs(serverName: string, label: string, keyIds: string[], step: number): Promise<void> {

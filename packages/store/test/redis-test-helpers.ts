@@ -61,3 +61,14 @@ export function bodyOf(keyId: string, variant = ''): string {
 export function activeKeys(keyIds: readonly string[]): ResponseKey[] {
   return keyIds.map((keyId) => ({ keyId, body: bodyOf(keyId), kind: 'active' }));
 }
+
+/** Key constructors for storeResponse's `keys`, with the stand-in body of bodyOf. */
+export const active = (keyId: string, variant = ''): ResponseKey => ({ keyId, body: bodyOf(keyId, variant), kind: 'active' });
+export const retired = (keyId: string, expiredTs: number, variant = ''): ResponseKey => ({ keyId, body: bodyOf(keyId, variant), kind: 'retired', expiredTs });
+export const unusable = (keyId: string, variant = ''): ResponseKey => ({ keyId, body: bodyOf(keyId, variant), kind: 'unusable' });
+
+/** Gives a server name no earlier call gave: `${stem}1.example.org${port}`, `${stem}2...`, so tests in a file never share records. */
+export function serverNamer(stem: string, port = ''): () => string {
+  let counter = 0;
+  return () => `${stem}${++counter}.example.org${port}`;
+}
