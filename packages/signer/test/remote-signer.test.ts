@@ -1,14 +1,8 @@
 /** RemoteSigner against a real signer server: the same bytes as LocalSigner, and clear failures. */
 import * as http from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
-import {
-  LocalSigner,
-  RemoteSigner,
-  SignerRefusedError,
-  SignerUnavailableError,
-  startSignerServer,
-  type RunningSignerServer,
-} from '@matrix-notary/signer';
+import { LocalSigner, startSignerServer, type RunningSignerServer } from '@matrix-notary/signer';
+import { RemoteSigner, SignerRefusedError, SignerUnavailableError } from '@matrix-notary/signer-client';
 import { captureLogs, DAY_MS, NOTARY_KEY, NOTARY_NAME, NOW_MS, originResponse, originResponseBytes } from './helpers';
 
 const TOKEN = 'remote-test-token';
