@@ -188,6 +188,24 @@ describe('failures are SignerUnavailableError saying what to check', () => {
     }
   });
 
+  test('an answer over the size cap is cut off, naming NOTARY_SIGNER_URL', async () => {
+    // Chunked, so the size is known only by counting.
+    const chatty = await plainServer((_req, res) => {
+      res.writeHead(200, { 'Content-Type': 'application/json' });
+      for (let i = 0; i < 8; i++) res.write(Buffer.alloc(512, 0x20));
+      res.end();
+    });
+    const client = remoteTo(chatty.port, { maxResponseBytes: 1024 });
+    try {
+      const err = await rejection(client.ownKeys());
+      expect(err).toBeInstanceOf(SignerUnavailableError);
+      expect(err.message).toMatch(/sent more than 1024 bytes.*NOTARY_SIGNER_URL/);
+    } finally {
+      await client.close();
+      await chatty.stop();
+    }
+  });
+
   test('a bad URL is refused at construction', () => {
     expect(() => remoteTo(1, { url: 'not a url' })).toThrow(/NOTARY_SIGNER_URL/);
     expect(() => remoteTo(1, { url: 'ftp://127.0.0.1/' })).toThrow(/http: or https:/);
