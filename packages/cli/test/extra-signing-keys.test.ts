@@ -3,7 +3,8 @@
  * `matrix-notary signer` (split roles) and to `matrix-notary all`. The notary's own
  * `/_matrix/key/v2/server` lists both keys and is signed by both; countersigned origin responses
  * verify with either key; a keyring pinned to the new key alone trusts the notary. Only the signer
- * reads the files: api and worker processes given a path that does not exist start anyway.
+ * reads the files: api and worker processes given a path that does not exist start anyway. A key
+ * file of several lines (Synapse's format allows it) signs with its first and warns about the rest.
  */
 import fs from 'node:fs';
 import os from 'node:os';
@@ -13,7 +14,7 @@ import { canonicalJsonBytes, decodeBase64, encodeBase64, keyPairFromSeed, verify
 import { readSigningKeyFile, signingKeyId } from '@matrix-notary/signer';
 import { createTestCa, deletePrefix, FakeOrigin, testRedisUrl, uniquePrefix } from '@matrix-notary/testing';
 import { freeLoopbackPort } from '@matrix-notary/common';
-import { assertBuilt, runCli, startCli, waitForUrl, type RunningProcess } from './processes';
+import { assertBuilt, logLines, runCli, startCli, stopWithin, waitForUrl, type RunningProcess } from './processes';
 
 jest.setTimeout(90_000);
 
@@ -189,4 +190,29 @@ test.each([
   const lines = res.stderr.trim().split('\n');
   expect(lines).toHaveLength(1);
   expect(lines[0]).toMatch(message);
+});
+
+test('a signing key file of two lines: the signer signs with the first and warns that the second is ignored', async () => {
+  // Synapse's format allows several lines; only NOTARY_EXTRA_SIGNING_KEY_FILES makes a second key sign.
+  const twoLines = path.join(dir, 'two-lines.key');
+  fs.writeFileSync(twoLines, fs.readFileSync(current.file, 'utf8') + fs.readFileSync(next.file, 'utf8'), { mode: 0o600 });
+  const signerPort = await freeLoopbackPort();
+  const signer = start(['signer'], {
+    NOTARY_SERVER_NAME: NOTARY,
+    NOTARY_SIGNER_TOKEN: TOKEN,
+    NOTARY_SIGNING_KEY_FILE: twoLines,
+    NOTARY_SIGNER_PORT: String(signerPort),
+    NOTARY_METRICS_PORT: String(await freeLoopbackPort()),
+    NOTARY_METRICS_BIND: '127.0.0.1',
+    NOTARY_LOG_LEVEL: 'info',
+  });
+  await waitForUrl(`http://127.0.0.1:${signerPort}/healthz`, signer);
+  expect((await stopWithin(signer)).code).toBe(0);
+  const lines = logLines(signer);
+  const warning = lines.find((l) => l.level === 'warn' && /more than one key/.test(String(l.msg)));
+  expect(warning).toMatchObject({ file: twoLines, ignoredKeyIds: [next.keyId] });
+  expect(lines.find((l) => l.msg === 'signing key loaded')).toMatchObject({ keyId: current.keyId, extraKeys: [] });
+  // The warning names the ignored key; it never quotes the line (the seed).
+  const nextSeed = fs.readFileSync(next.file, 'utf8').trim().split(/\s+/)[2];
+  expect(signer.output()).not.toContain(nextSeed);
 });
