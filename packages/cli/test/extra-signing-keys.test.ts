@@ -14,7 +14,9 @@ import { canonicalJsonBytes, decodeBase64, encodeBase64, keyPairFromSeed, verify
 import { readSigningKeyFile, signingKeyId } from '@matrix-notary/signer';
 import { createTestCa, deletePrefix, FakeOrigin, testRedisUrl, uniquePrefix } from '@matrix-notary/testing';
 import { freeLoopbackPort } from '@matrix-notary/common';
+import { OWN_KEYS_PATH } from '@matrix-notary/signer-client';
 import { assertBuilt, logLines, runCli, startCli, stopWithin, waitForUrl, type RunningProcess } from './processes';
+import { startSignerProcess } from './signer-process';
 
 jest.setTimeout(90_000);
 
@@ -194,25 +196,16 @@ test.each([
 
 test('a signing key file of two lines: the signer signs with the first and warns that the second is ignored', async () => {
   // Synapse's format allows several lines; only NOTARY_EXTRA_SIGNING_KEY_FILES makes a second key sign.
-  const twoLines = path.join(dir, 'two-lines.key');
-  fs.writeFileSync(twoLines, fs.readFileSync(current.file, 'utf8') + fs.readFileSync(next.file, 'utf8'), { mode: 0o600 });
-  const signerPort = await freeLoopbackPort();
-  const signer = start(['signer'], {
-    NOTARY_SERVER_NAME: NOTARY,
-    NOTARY_SIGNER_TOKEN: TOKEN,
-    NOTARY_SIGNING_KEY_FILE: twoLines,
-    NOTARY_SIGNER_PORT: String(signerPort),
-    NOTARY_METRICS_PORT: String(await freeLoopbackPort()),
-    NOTARY_METRICS_BIND: '127.0.0.1',
-    NOTARY_LOG_LEVEL: 'info',
-  });
-  await waitForUrl(`http://127.0.0.1:${signerPort}/healthz`, signer);
-  expect((await stopWithin(signer)).code).toBe(0);
-  const lines = logLines(signer);
-  const warning = lines.find((l) => l.level === 'warn' && /more than one key/.test(String(l.msg)));
-  expect(warning).toMatchObject({ file: twoLines, ignoredKeyIds: [next.keyId] });
-  expect(lines.find((l) => l.msg === 'signing key loaded')).toMatchObject({ keyId: current.keyId, extraKeys: [] });
+  const own = fs.mkdtempSync(path.join(dir, 'two-lines-'));
+  fs.writeFileSync(path.join(own, 'signing.key'), fs.readFileSync(current.file, 'utf8') + fs.readFileSync(next.file, 'utf8'), { mode: 0o600 });
+  const signer = await startSignerProcess(own, NOTARY, TOKEN);
+  procs.push(signer.process);
+  const answer = await fetch(`${signer.url}${OWN_KEYS_PATH}`, { headers: { Authorization: `Bearer ${TOKEN}` } });
+  expect(Object.keys(((await answer.json()) as { verify_keys: object }).verify_keys)).toEqual([current.keyId]);
+  expect((await stopWithin(signer.process)).code).toBe(0);
+  const warning = logLines(signer.process).find((l) => l.level === 'warn' && /more than one key/.test(String(l.msg)));
+  expect(warning).toMatchObject({ file: signer.keyFile, ignoredKeyIds: [next.keyId] });
   // The warning names the ignored key; it never quotes the line (the seed).
   const nextSeed = fs.readFileSync(next.file, 'utf8').trim().split(/\s+/)[2];
-  expect(signer.output()).not.toContain(nextSeed);
+  expect(signer.process.output()).not.toContain(nextSeed);
 });
