@@ -10,6 +10,7 @@ COPY packages/protocol/package.json packages/protocol/
 COPY packages/common/package.json packages/common/
 COPY packages/store/package.json packages/store/
 COPY packages/federation/package.json packages/federation/
+COPY packages/signer-client/package.json packages/signer-client/
 COPY packages/signer/package.json packages/signer/
 COPY packages/api/package.json packages/api/
 COPY packages/worker/package.json packages/worker/

@@ -3,7 +3,7 @@
  * routes never reach Express (its router costs more than a whole cache hit; see http-handler.ts).
  */
 import express, { type Express, type NextFunction, type Request, type Response } from 'express';
-import { internalError, MatrixError, unrecognized, type Logger } from '@matrix-notary/common';
+import { internalError, MatrixError, sendMatrixError, unrecognized, type Logger } from '@matrix-notary/common';
 
 export interface ExpressAppDeps {
   logger: Logger;
@@ -33,7 +33,7 @@ export function createExpressApp(deps: ExpressAppDeps): Express {
   app.use((err: unknown, _req: Request, res: Response, _next: NextFunction) => {
     const matrixError = err instanceof MatrixError ? err : internalError();
     if (!(err instanceof MatrixError)) deps.logger.error({ err: (err as Error)?.message }, 'unexpected error in the api');
-    res.status(matrixError.status).type('application/json').send(matrixError.bodyBytes());
+    sendMatrixError(res, matrixError);
   });
   return app;
 }

@@ -5,7 +5,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
-import { badJson, internalError, MatrixError, notJson, unrecognized, type Logger } from '@matrix-notary/common';
+import { badJson, internalError, MatrixError, notJson, readRequestBody, sendMatrixError, unrecognized, type Logger } from '@matrix-notary/common';
 import { checkJsonNumbers } from '@matrix-notary/protocol';
 import type { ClientIdentifier } from './client-address';
 import type { ClientLimits } from './client-limits';
@@ -13,7 +13,6 @@ import { parseGetQuery, parseServerCriteria, postQueryServers, type QueryLimits,
 import type { ApiMetrics, RouteLabel } from './metrics';
 import type { OwnKeysCache } from './own-keys-cache';
 import type { QueryService } from './query-service';
-import { readBody } from './read-body';
 import { nextTurn, SLICE_SERVERS } from './work-slices';
 
 export const SERVER_PATH = '/_matrix/key/v2/server';
@@ -43,6 +42,8 @@ function send(res: ServerResponse, status: number, body: Buffer): void {
 }
 
 const MISSING_HOST = new MatrixError(400, 'M_UNRECOGNIZED', 'an HTTP/1.1 request must carry a Host header');
+/** After a refused body or request, the connection is not reused: what follows on it is not trusted to be a request. */
+const CLOSE = ['connection', 'close'];
 
 /** 429 M_LIMIT_EXCEEDED, saying when to try again (in the body and in Retry-After). */
 export function limitExceeded(retryAfterMs: number): MatrixError {
@@ -67,14 +68,7 @@ export function createRequestHandler(deps: HandlerDeps): (req: IncomingMessage, 
       error = internalError();
       deps.logger.error({ err: (err as Error)?.message, route }, 'unexpected error answering a key request');
     }
-    if (!res.headersSent) {
-      if (error.status === 413) res.setHeader('connection', 'close');
-      const retryAfterMs = error.extra.retry_after_ms;
-      if (typeof retryAfterMs === 'number') res.setHeader('retry-after', String(Math.ceil(retryAfterMs / 1000)));
-      send(res, error.status, error.bodyBytes());
-    } else {
-      res.destroy();
-    }
+    sendMatrixError(res, error, error.status === 413 ? CLOSE : undefined);
     finish(route, req, started, error.status);
   };
 
@@ -110,7 +104,7 @@ export function createRequestHandler(deps: HandlerDeps): (req: IncomingMessage, 
   const servePostQuery = async (req: IncomingMessage, res: ServerResponse, started: number) => {
     if (req.method !== 'POST') throw unrecognized(405);
     const client = await admit(req);
-    const raw = await readBody(req, deps.maxBodyBytes);
+    const raw = await readRequestBody(req, deps.maxBodyBytes);
     // The fetch wait runs from when the query is complete: a slow sender's upload is not ours.
     const arrived = now();
     // Parsing a big body is a slice of its own: many arriving at once must not run back to back.
@@ -171,8 +165,7 @@ export function createRequestHandler(deps: HandlerDeps): (req: IncomingMessage, 
     // HTTP/1.1 requires a Host header (RFC 9112, 3.2); Node's own check, which the server turns off,
     // would answer without a Matrix error body. Node reads the header for its check anyway.
     if (req.httpVersionMinor === 1 && req.httpVersionMajor === 1 && req.headers.host === undefined) {
-      res.setHeader('connection', 'close');
-      send(res, 400, MISSING_HOST.bodyBytes());
+      sendMatrixError(res, MISSING_HOST, CLOSE);
       finish('other', req, started, 400);
       return;
     }

@@ -15,7 +15,7 @@ import { createApiMetrics } from './metrics';
 import { ClientIdentifier } from './client-address';
 import { ClientLimits } from './client-limits';
 import { OwnKeysCache } from './own-keys-cache';
-import { meterSigner, type NotarySigner } from '@matrix-notary/signer';
+import { meterSigner, type NotarySigner } from '@matrix-notary/signer-client';
 import { answerUnparsedRequests } from './unparsed-requests';
 import { QueryService } from './query-service';
 

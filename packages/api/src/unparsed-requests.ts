@@ -4,54 +4,43 @@
  * any other (where the socket still allows writing), then the connection is closed: after a
  * parse error nothing more on it can be trusted.
  */
-import type http from 'node:http';
+import { STATUS_CODES, type IncomingMessage, type Server } from 'node:http';
 import type { Duplex } from 'node:stream';
+import { MatrixError } from '@matrix-notary/common';
 
-interface Refusal {
-  status: number;
-  reason: string;
-  errcode: string;
-  error: string;
-}
-
-function refusalFor(code: string | undefined): Refusal {
+function refusalFor(code: string | undefined): MatrixError {
   switch (code) {
     case 'HPE_HEADER_OVERFLOW':
-      return { status: 431, reason: 'Request Header Fields Too Large', errcode: 'M_TOO_LARGE', error: 'the request headers are too large' };
+      return new MatrixError(431, 'M_TOO_LARGE', 'the request headers are too large');
     case 'ERR_HTTP_REQUEST_TIMEOUT':
-      return { status: 408, reason: 'Request Timeout', errcode: 'M_UNKNOWN', error: 'the request did not arrive in time' };
+      return new MatrixError(408, 'M_UNKNOWN', 'the request did not arrive in time');
     default:
-      return { status: 400, reason: 'Bad Request', errcode: 'M_UNRECOGNIZED', error: 'the request is not valid HTTP/1.1' };
+      return new MatrixError(400, 'M_UNRECOGNIZED', 'the request is not valid HTTP/1.1');
   }
 }
 
-function refuse(socket: Duplex, r: Refusal): void {
+/** sendMatrixError's answer written on the bare socket: there is no ServerResponse for these. */
+function refuse(socket: Duplex, error: MatrixError): void {
   if (!socket.writable) {
     socket.destroy();
     return;
   }
-  const body = JSON.stringify({ errcode: r.errcode, error: r.error });
-  socket.end(
-    `HTTP/1.1 ${r.status} ${r.reason}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
-  );
+  const body = error.bodyBytes();
+  const head = `HTTP/1.1 ${error.status} ${STATUS_CODES[error.status]}\r\ncontent-type: application/json\r\ncontent-length: ${body.length}\r\nconnection: close\r\n\r\n`;
+  socket.end(Buffer.concat([Buffer.from(head, 'latin1'), body]));
 }
 
-export function answerUnparsedRequests(server: http.Server): void {
+export function answerUnparsedRequests(server: Server): void {
   server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => {
     // A peer that went away (reset, closed mid-request) gets nothing: there is no one to tell.
     if (err.code === 'ECONNRESET' || err.code === 'EPIPE') return void socket.destroy();
     refuse(socket, refusalFor(err.code));
   });
   // CONNECT and protocol upgrades are nothing this server does: say so instead of dropping them.
-  server.on('connect', (_req: http.IncomingMessage, socket: Duplex) =>
-    refuse(socket, { status: 405, reason: 'Method Not Allowed', errcode: 'M_UNRECOGNIZED', error: 'CONNECT is not supported' }),
+  server.on('connect', (_req: IncomingMessage, socket: Duplex) =>
+    refuse(socket, new MatrixError(405, 'M_UNRECOGNIZED', 'CONNECT is not supported')),
   );
-  server.on('upgrade', (_req: http.IncomingMessage, socket: Duplex) =>
-    refuse(socket, {
-      status: 400,
-      reason: 'Bad Request',
-      errcode: 'M_UNRECOGNIZED',
-      error: 'protocol upgrades are not supported: send the request without an Upgrade header',
-    }),
+  server.on('upgrade', (_req: IncomingMessage, socket: Duplex) =>
+    refuse(socket, new MatrixError(400, 'M_UNRECOGNIZED', 'protocol upgrades are not supported: send the request without an Upgrade header')),
   );
 }

@@ -5,7 +5,7 @@
  * and no origin is fetched while the signer is known to be down.
  */
 import type { LocalSigner } from '@matrix-notary/signer';
-import { SignerUnavailableError } from '@matrix-notary/signer';
+import { SignerUnavailableError } from '@matrix-notary/signer-client';
 import { counterValue, getJson, useTestBed } from './notary-harness';
 
 jest.setTimeout(60_000);

@@ -4,7 +4,8 @@
  * usage exits 2. Roles log JSON lines on standard output.
  */
 import { ConfigError, type Logger } from '@matrix-notary/common';
-import { KeyFileError, SignerUnavailableError } from '@matrix-notary/signer';
+import { KeyFileError } from '@matrix-notary/signer';
+import { SignerUnavailableError } from '@matrix-notary/signer-client';
 import { RedisStartupError } from '@matrix-notary/store';
 import { EmbeddedRedisUnavailable } from './embedded-redis';
 import { generateKey } from './generate-key';

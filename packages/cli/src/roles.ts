@@ -9,6 +9,8 @@ import path from 'node:path';
 import {
   createLogger,
   createRegistry,
+  freeLoopbackPort,
+  redisAnswers,
   redisSettingsFromUrl,
   startMetricsListener,
   VariableReader,
@@ -16,9 +18,10 @@ import {
   type MetricsListener,
 } from '@matrix-notary/common';
 import { readApiConfig, startApi, type ApiHandle } from '@matrix-notary/api';
-import { createSigningKeyFile, loadLocalSigner, RemoteSigner, startSignerServer, type LocalSigner } from '@matrix-notary/signer';
+import { createSigningKeyFile, loadLocalSigner, startSignerServer, type LocalSigner } from '@matrix-notary/signer';
+import { RemoteSigner } from '@matrix-notary/signer-client';
 import { readWorkerConfig, startWorker } from '@matrix-notary/worker';
-import { freeLoopbackPort, redisAnswers, startEmbeddedRedis, type EmbeddedRedis } from './embedded-redis';
+import { startEmbeddedRedis, type EmbeddedRedis } from './embedded-redis';
 import { readSignerConfig, type SignerConfig } from './signer-config';
 import { waitForSigner } from './wait-for-signer';
 

@@ -5,7 +5,7 @@
  * SIGNER_START_WAIT_MS, saying so once in the log, as for Redis.
  */
 import type { Logger } from '@matrix-notary/common';
-import { SignerUnavailableError, type NotarySigner } from '@matrix-notary/signer';
+import { SignerUnavailableError, type NotarySigner } from '@matrix-notary/signer-client';
 
 export const SIGNER_START_WAIT_MS = 15_000;
 const RETRY_EVERY_MS = 500;

@@ -9,7 +9,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { createTestCa, FakeOrigin, type TestCa } from '@matrix-notary/testing';
-import { freeLoopbackPort } from '../src/embedded-redis';
+import { freeLoopbackPort } from '@matrix-notary/common';
 import { CLI, runCli } from '../test/processes';
 
 export const NOTARY_NAME = 'notary.cluster.test';

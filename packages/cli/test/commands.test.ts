@@ -9,7 +9,7 @@ import path from 'node:path';
 import { decodeBase64, encodeBase64, keyPairFromSeed, verifyJsonSignature } from '@matrix-notary/protocol';
 import { readSigningKeyFile, signingKeyId } from '@matrix-notary/signer';
 import { deletePrefix, testRedisUrl, uniquePrefix } from '@matrix-notary/testing';
-import { freeLoopbackPort } from '../src/embedded-redis';
+import { freeLoopbackPort } from '@matrix-notary/common';
 import { assertBuilt, logLines, runCli, startCli, stopWithin, waitForUrl } from './processes';
 
 jest.setTimeout(60_000);

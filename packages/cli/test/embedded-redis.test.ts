@@ -8,7 +8,8 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { redisAnswers, STATE_FILE } from '../src/embedded-redis';
+import { redisAnswers } from '@matrix-notary/common';
+import { STATE_FILE } from '../src/embedded-redis';
 import { assertBuilt } from './processes';
 
 jest.setTimeout(60_000);

@@ -3,7 +3,8 @@
  * `matrix-notary signer` (split roles) and to `matrix-notary all`. The notary's own
  * `/_matrix/key/v2/server` lists both keys and is signed by both; countersigned origin responses
  * verify with either key; a keyring pinned to the new key alone trusts the notary. Only the signer
- * reads the files: api and worker processes given a path that does not exist start anyway.
+ * reads the files: api and worker processes given a path that does not exist start anyway. A key
+ * file of several lines (Synapse's format allows it) signs with its first and warns about the rest.
  */
 import fs from 'node:fs';
 import os from 'node:os';
@@ -12,8 +13,10 @@ import { NotaryKeySource } from '@matrix-notary/keyring';
 import { canonicalJsonBytes, decodeBase64, encodeBase64, keyPairFromSeed, verifyJsonSignature } from '@matrix-notary/protocol';
 import { readSigningKeyFile, signingKeyId } from '@matrix-notary/signer';
 import { createTestCa, deletePrefix, FakeOrigin, testRedisUrl, uniquePrefix } from '@matrix-notary/testing';
-import { freeLoopbackPort } from '../src/embedded-redis';
-import { assertBuilt, runCli, startCli, waitForUrl, type RunningProcess } from './processes';
+import { freeLoopbackPort } from '@matrix-notary/common';
+import { OWN_KEYS_PATH } from '@matrix-notary/signer-client';
+import { assertBuilt, logLines, runCli, startCli, stopWithin, waitForUrl, type RunningProcess } from './processes';
+import { startSignerProcess } from './signer-process';
 
 jest.setTimeout(90_000);
 
@@ -189,4 +192,20 @@ test.each([
   const lines = res.stderr.trim().split('\n');
   expect(lines).toHaveLength(1);
   expect(lines[0]).toMatch(message);
+});
+
+test('a signing key file of two lines: the signer signs with the first and warns that the second is ignored', async () => {
+  // Synapse's format allows several lines; only NOTARY_EXTRA_SIGNING_KEY_FILES makes a second key sign.
+  const own = fs.mkdtempSync(path.join(dir, 'two-lines-'));
+  fs.writeFileSync(path.join(own, 'signing.key'), fs.readFileSync(current.file, 'utf8') + fs.readFileSync(next.file, 'utf8'), { mode: 0o600 });
+  const signer = await startSignerProcess(own, NOTARY, TOKEN);
+  procs.push(signer.process);
+  const answer = await fetch(`${signer.url}${OWN_KEYS_PATH}`, { headers: { Authorization: `Bearer ${TOKEN}` } });
+  expect(Object.keys(((await answer.json()) as { verify_keys: object }).verify_keys)).toEqual([current.keyId]);
+  expect((await stopWithin(signer.process)).code).toBe(0);
+  const warning = logLines(signer.process).find((l) => l.level === 'warn' && /more than one key/.test(String(l.msg)));
+  expect(warning).toMatchObject({ file: signer.keyFile, ignoredKeyIds: [next.keyId] });
+  // The warning names the ignored key; it never quotes the line (the seed).
+  const nextSeed = fs.readFileSync(next.file, 'utf8').trim().split(/\s+/)[2];
+  expect(signer.process.output()).not.toContain(nextSeed);
 });

@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { createTestCa, FakeOrigin, RedisServer, waitFor, type TestCa } from '@matrix-notary/testing';
-import { freeLoopbackPort } from '../src/embedded-redis';
+import { freeLoopbackPort } from '@matrix-notary/common';
 import { assertBuilt, startCli, stopWithin, waitForUrl, type RunningProcess } from './processes';
 import { startSignerProcess, type SignerProcess } from './signer-process';
 

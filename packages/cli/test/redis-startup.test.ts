@@ -9,7 +9,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { RedisServer } from '@matrix-notary/testing';
-import { freeLoopbackPort } from '../src/embedded-redis';
+import { freeLoopbackPort } from '@matrix-notary/common';
 import { assertBuilt, runCli, startCli, waitForUrl } from './processes';
 import { startSignerProcess, type SignerProcess } from './signer-process';
 

@@ -20,7 +20,7 @@ import {
   type RedisTlsFiles,
   type TestCa,
 } from '@matrix-notary/testing';
-import { freeLoopbackPort } from '../src/embedded-redis';
+import { freeLoopbackPort } from '@matrix-notary/common';
 import { assertBuilt, startCli, waitForUrl, type RunningProcess } from './processes';
 import { startSignerProcess, type SignerProcess } from './signer-process';
 

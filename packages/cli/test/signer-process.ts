@@ -1,7 +1,7 @@
 /** A real signer process (`matrix-notary signer`) for tests of the api and worker roles. */
 import fs from 'node:fs';
 import path from 'node:path';
-import { freeLoopbackPort } from '../src/embedded-redis';
+import { freeLoopbackPort } from '@matrix-notary/common';
 import { runCli, startCli, waitForUrl, type RunningProcess } from './processes';
 
 export interface SignerProcess {

@@ -8,7 +8,7 @@ import path from 'node:path';
 import { decodeBase64, keyPairFromSeed, verifyJsonSignature } from '@matrix-notary/protocol';
 import { readSigningKeyFile, signingKeyId } from '@matrix-notary/signer';
 import { createTestCa, deletePrefix, FakeOrigin, testRedisUrl, uniquePrefix } from '@matrix-notary/testing';
-import { freeLoopbackPort } from '../src/embedded-redis';
+import { freeLoopbackPort } from '@matrix-notary/common';
 import { assertBuilt, logLines, runCli, startCli, stopWithin, waitForUrl, type RunningProcess } from './processes';
 
 jest.setTimeout(90_000);

@@ -12,7 +12,7 @@ import { NotaryKeySource } from '@matrix-notary/keyring';
 import { encodeBase64, keyPairFromSeed, verifyJsonSignature } from '@matrix-notary/protocol';
 import { readSigningKeyFile, signingKeyId } from '@matrix-notary/signer';
 import { createTestCa, deletePrefix, FakeOrigin, testRedisUrl, uniquePrefix } from '@matrix-notary/testing';
-import { freeLoopbackPort } from '../src/embedded-redis';
+import { freeLoopbackPort } from '@matrix-notary/common';
 import { assertBuilt, runCli, startCli, waitForUrl, type RunningProcess } from './processes';
 
 jest.setTimeout(90_000);

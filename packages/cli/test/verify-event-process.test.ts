@@ -12,7 +12,7 @@ import { decodeBase64, encodeBase64, keyPairFromSeed, type JsonObject } from '@m
 import { readSigningKeyFile, signingKeyId } from '@matrix-notary/signer';
 import { createTestCa, deletePrefix, FakeOrigin, testRedisUrl, uniquePrefix, type OriginKey } from '@matrix-notary/testing';
 import { hashAndSign, messageEvent, type TestKey } from '../../keyring/test/helpers';
-import { freeLoopbackPort } from '../src/embedded-redis';
+import { freeLoopbackPort } from '@matrix-notary/common';
 import { assertBuilt, runCli, startCli, waitForUrl, type RunningProcess } from './processes';
 
 jest.setTimeout(90_000);

@@ -1,19 +1,22 @@
 /**
- * One bounded HTTP(S) request to a notary: a deadline for the whole exchange and a cap on the body,
- * so a slow or hostile notary cannot stall or exhaust the caller. node:http(s) rather than fetch
- * because it takes extra CA certificates per request (tests, private notaries).
+ * Bounded HTTP(S) requests to a notary through undici: a deadline for the whole exchange and a cap
+ * on the answer, so a slow or hostile notary cannot stall or exhaust the caller. Each request
+ * function has its own connection pool, trusting the extra CA certificates it was made with
+ * (tests, private notaries); idle connections do not keep the process alive.
  */
-import http from 'node:http';
-import https from 'node:https';
+import { Agent, errors as undiciErrors, request } from 'undici';
+
+export interface HttpClientOptions {
+  maxResponseBytes: number;
+  /** Extra trusted CA certificates (PEM) for https URLs; they replace the system's, as in node:tls. */
+  ca?: string;
+}
 
 export interface HttpRequestOptions {
   method: 'GET' | 'POST';
   body?: Buffer;
   headers?: Record<string, string>;
   timeoutMs: number;
-  maxResponseBytes: number;
-  /** Extra trusted CA certificates (PEM) for https URLs. */
-  ca?: string;
   signal?: AbortSignal;
 }
 
@@ -36,64 +39,44 @@ export class HttpRequestError extends Error {
 
 export type HttpRequestFn = (url: URL, options: HttpRequestOptions) => Promise<HttpResponse>;
 
-export const httpRequest: HttpRequestFn = (url, options) =>
-  new Promise<HttpResponse>((resolve, reject) => {
-    if (url.protocol !== 'http:' && url.protocol !== 'https:') {
-      reject(new HttpRequestError('bad_url', `${url.href} is not an http(s) URL`));
-      return;
-    }
-    if (options.signal?.aborted) {
-      reject(new HttpRequestError('aborted', 'the request was aborted'));
-      return;
-    }
-    let settled = false;
-    const finish = (err: HttpRequestError | null, value?: HttpResponse): void => {
-      if (settled) return;
-      settled = true;
-      clearTimeout(timer);
-      options.signal?.removeEventListener('abort', onAbort);
-      if (err) {
-        req.destroy();
-        reject(err);
-      } else {
-        resolve(value as HttpResponse);
-      }
-    };
-    const onAbort = (): void => finish(new HttpRequestError('aborted', 'the request was aborted'));
-    const headers: Record<string, string> = { accept: 'application/json', ...options.headers };
-    if (options.body) headers['content-length'] = String(options.body.length);
-    const lib = url.protocol === 'https:' ? https : http;
-    const req = lib.request(url, {
-      method: options.method,
-      headers,
-      ...(url.protocol === 'https:' && options.ca ? { ca: options.ca } : {}),
-    });
-    const timer = setTimeout(
-      () => finish(new HttpRequestError('timeout', `no complete answer from ${url.origin} within ${options.timeoutMs} ms`)),
-      options.timeoutMs,
-    );
-    options.signal?.addEventListener('abort', onAbort, { once: true });
-    req.on('error', (err) => finish(new HttpRequestError('network', `${url.origin}: ${err.message}`)));
-    req.on('response', (res) => {
-      const declared = Number(res.headers['content-length']);
-      if (Number.isFinite(declared) && declared > options.maxResponseBytes) {
-        finish(new HttpRequestError('too_large', `the answer from ${url.origin} is over ${options.maxResponseBytes} bytes`));
-        return;
-      }
-      const chunks: Buffer[] = [];
-      let size = 0;
-      res.on('data', (chunk: Buffer) => {
-        size += chunk.length;
-        if (size > options.maxResponseBytes) {
-          finish(new HttpRequestError('too_large', `the answer from ${url.origin} is over ${options.maxResponseBytes} bytes`));
-          return;
-        }
-        chunks.push(chunk);
+export function createHttpRequest(client: HttpClientOptions): HttpRequestFn {
+  const max = client.maxResponseBytes;
+  const agent = new Agent({ maxResponseSize: max, ...(client.ca ? { connect: { ca: client.ca } } : {}) });
+  const tooLarge = (url: URL) => new HttpRequestError('too_large', `the answer from ${url.origin} is over ${max} bytes`);
+
+  return async (url, options) => {
+    if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new HttpRequestError('bad_url', `${url.href} is not an http(s) URL`);
+    if (options.signal?.aborted) throw new HttpRequestError('aborted', 'the request was aborted');
+    // The deadline and the caller's signal as one signal (what AbortSignal.any does from Node 20.3).
+    const deadline = AbortSignal.timeout(options.timeoutMs);
+    const both = new AbortController();
+    const stop = (): void => both.abort();
+    deadline.addEventListener('abort', stop, { once: true });
+    options.signal?.addEventListener('abort', stop, { once: true });
+    try {
+      const res = await request(url, {
+        dispatcher: agent,
+        method: options.method,
+        headers: { accept: 'application/json', ...options.headers },
+        body: options.body,
+        signal: both.signal,
       });
-      res.on('error', (err) => finish(new HttpRequestError('network', `${url.origin}: ${err.message}`)));
-      res.on('end', () => finish(null, { statusCode: res.statusCode ?? 0, body: Buffer.concat(chunks) }));
-      // A connection cut mid-body ends in 'close' without 'end'; finish() ignores it after 'end'.
-      res.on('close', () => finish(new HttpRequestError('network', `${url.origin} closed the connection mid-answer`)));
-    });
-    req.end(options.body);
-  });
+      // A declared length over the cap is refused before any of it is read.
+      if (Number(res.headers['content-length']) > max) {
+        res.body.on('error', () => undefined); // the abort error destroy() emits: ours is thrown below
+        res.body.destroy();
+        throw tooLarge(url);
+      }
+      return { statusCode: res.statusCode, body: Buffer.from(await res.body.arrayBuffer()) };
+    } catch (err) {
+      if (err instanceof HttpRequestError) throw err;
+      if (deadline.aborted) throw new HttpRequestError('timeout', `no complete answer from ${url.origin} within ${options.timeoutMs} ms`);
+      if (options.signal?.aborted) throw new HttpRequestError('aborted', 'the request was aborted');
+      if (err instanceof undiciErrors.ResponseExceededMaxSizeError) throw tooLarge(url);
+      throw new HttpRequestError('network', `${url.origin}: ${(err as Error).message}`);
+    } finally {
+      deadline.removeEventListener('abort', stop);
+      options.signal?.removeEventListener('abort', stop);
+    }
+  };
+}

@@ -48,7 +48,7 @@ export { OriginKeySource, ORIGIN_FETCH_CONCURRENCY, type FetchServerKeys, type O
 export { StaticKeySource } from './static-key-source';
 export { TRANSIENT_RETRY, type RetryPolicy } from './retry';
 export { originFetchSettingsFromEnv, OriginSettingsError, type OriginFetchSettings } from './origin-settings';
-export { httpRequest, HttpRequestError, type HttpRequestFn, type HttpRequestOptions, type HttpResponse } from './http-request';
+export { createHttpRequest, HttpRequestError, type HttpClientOptions, type HttpRequestFn, type HttpRequestOptions, type HttpResponse } from './http-request';
 export { formatEventVerification, formatVerificationReport } from './report';
 export { serverNameOfUserId, serverNameOfIdentifier } from './identifiers';
 export {

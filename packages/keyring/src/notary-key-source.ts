@@ -6,7 +6,7 @@
 import { checkSelfSignedKeyResponse, parseStrictJson } from '@matrix-notary/protocol';
 import { keyRecordsFromResponse, type KeyRecord } from './key-records';
 import type { KeyQuery, KeySource, KeySourceFailure, KeySourceResult } from './key-source';
-import { httpRequest, HttpRequestError, type HttpRequestFn } from './http-request';
+import { createHttpRequest, HttpRequestError, type HttpRequestFn } from './http-request';
 import { retryTransient, TRANSIENT_RETRY, type RetryPolicy } from './retry';
 import { checkNotarySignature, decodePinnedKeys, trustNotaryKeyResponse, type NotaryIdentity, type PinnedKeys } from './notary-trust';
 
@@ -28,7 +28,7 @@ export interface NotaryKeySourceOptions {
   maxResponseBytes?: number;
   /** Extra CA certificates (PEM) for an https notary. */
   ca?: string;
-  /** Replaces the HTTP client (tests). */
+  /** Replaces the HTTP client (tests); `ca` and `maxResponseBytes` are then its business. */
   request?: HttpRequestFn;
   /** How transport failures (network, timeout, HTTP 5xx or 429) are retried; default TRANSIENT_RETRY. */
   retry?: RetryPolicy;
@@ -52,7 +52,9 @@ export class NotaryKeySource implements KeySource {
       throw new Error(`notary URL ${options.url} is not http(s)`);
     }
     this.pins = decodePinnedKeys(options.pinnedKeys ?? {});
-    this.request = options.request ?? httpRequest;
+    this.request =
+      options.request ??
+      createHttpRequest({ ca: options.ca, maxResponseBytes: options.maxResponseBytes ?? NOTARY_MAX_RESPONSE_BYTES });
   }
 
   /** `notary <server name>` once the notary is identified, `notary <url>` before. */
@@ -78,8 +80,6 @@ export class NotaryKeySource implements KeySource {
           body: body === undefined ? undefined : Buffer.from(JSON.stringify(body)),
           headers: body === undefined ? {} : { 'content-type': 'application/json' },
           timeoutMs: this.options.timeoutMs ?? NOTARY_TIMEOUT_MS,
-          maxResponseBytes: this.options.maxResponseBytes ?? NOTARY_MAX_RESPONSE_BYTES,
-          ca: this.options.ca,
           signal,
         });
         if (answer.statusCode >= 500 || answer.statusCode === 429) {

@@ -223,13 +223,14 @@ describe('NotaryKeySource batching and time limits', () => {
     const silent = http.createServer(() => undefined);
     await new Promise<void>((r) => silent.listen(0, '127.0.0.1', r));
     const port = (silent.address() as { port: number }).port;
-    let connections = 0;
-    silent.on('connection', () => connections++);
+    // Requests, not connections: undici's pool may open a spare connection after an aborted one.
+    let requests = 0;
+    silent.on('request', () => requests++);
     try {
       const source = new NotaryKeySource({ url: `http://127.0.0.1:${port}`, insecure: true, timeoutMs: 200, retry: NO_WAIT });
       const result = await source.fetchKeys({ keys: new Map([['a.example', new Set(['ed25519:a'])]]), minimumValidUntilTs: 0 });
       expect(result.failures[0]).toMatchObject({ reason: 'request_failed', message: expect.stringMatching(/within 200 ms/) });
-      expect(connections).toBe(TRANSIENT_RETRY.attempts);
+      expect(requests).toBe(TRANSIENT_RETRY.attempts);
     } finally {
       silent.closeAllConnections();
       await new Promise<void>((r) => silent.close(() => r()));

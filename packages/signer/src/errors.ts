@@ -1,41 +1,7 @@
 /**
- * The signer's error types. Each sets `name` so callers (and logs) can tell them apart across the
- * HTTP boundary, where RemoteSigner turns the wire errors back into the same classes.
+ * The key files' error type. The errors of signing itself (refused, unavailable) belong to the
+ * signer's interface and live in @matrix-notary/signer-client, where the api and worker find them.
  */
-import type { RefusalReason } from '@matrix-notary/protocol';
-
-/**
- * Why a countersignature was refused: a protocol check's reason, or one the signer adds
- * (`not_json`; `own_name`, a response naming the notary itself; `too_large`, over the signer's
- * body limit, which only the HTTP signer has).
- */
-export type SignerRefusalReason = RefusalReason | 'not_json' | 'own_name' | 'too_large';
-
-/** The input is not something the notary may countersign. Retrying the same input will not help. */
-export class SignerRefusedError extends Error {
-  readonly reason: SignerRefusalReason;
-
-  constructor(reason: SignerRefusalReason, message: string) {
-    super(message);
-    this.name = 'SignerRefusedError';
-    this.reason = reason;
-  }
-}
-
-/** The signer could not be asked (down, misconfigured, timed out). The message says what to check. */
-export class SignerUnavailableError extends Error {
-  /**
-   * True when asking again later may work (not reachable, timed out, a 5xx): an outage. False
-   * for what only a change of configuration fixes (a wrong token, URL or server name).
-   */
-  readonly transient: boolean;
-
-  constructor(message: string, options: { cause?: unknown; transient?: boolean } = {}) {
-    super(message, { cause: options.cause });
-    this.name = 'SignerUnavailableError';
-    this.transient = options.transient ?? false;
-  }
-}
 
 /**
  * A signing key file or old-keys file that cannot be used. Messages name the file and line and

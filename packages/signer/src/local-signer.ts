@@ -18,9 +18,8 @@ import {
   signJson,
   type Ed25519SecretKey,
 } from '@matrix-notary/protocol';
-import { SignerRefusedError, SignerUnavailableError } from './errors';
+import { SignerRefusedError, SignerUnavailableError, type NotarySigner, type OwnKeys } from '@matrix-notary/signer-client';
 import { signingKeyId, type SigningKey } from './key-file';
-import type { NotarySigner, OwnKeys } from './notary-signer';
 import type { OldSigningKeys } from './old-keys';
 
 export interface LocalSignerOptions {

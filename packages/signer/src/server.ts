@@ -1,17 +1,23 @@
 /**
  * The signer role's internal HTTP API (split roles only; `all` keeps the signer in-process). Two
  * operations behind a bearer token, nothing else: the notary's own key response, and the
- * countersignature of an origin's key response. Plain node:http: two fixed routes need no router,
- * and reading the body by hand gives an exact size cap.
+ * countersignature of an origin's key response. Plain node:http: two fixed routes need no router.
+ * Bodies are read and errors written the way the api does it (readRequestBody, sendMatrixError).
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Counter, type Registry } from 'prom-client';
-import { SignerRefusedError } from './errors';
+import { MatrixError, readRequestBody, sendMatrixError, unrecognized } from '@matrix-notary/common';
+import {
+  COUNTERSIGN_PATH,
+  HEALTH_PATH,
+  OWN_KEYS_PATH,
+  SignerRefusedError,
+  type NotarySigner,
+  type SignerErrorBody,
+} from '@matrix-notary/signer-client';
 import type { SignerLogger } from './logger';
-import type { NotarySigner } from './notary-signer';
-import { COUNTERSIGN_PATH, HEALTH_PATH, OWN_KEYS_PATH, type SignerErrcode, type SignerErrorBody } from './wire';
 
 export interface SignerServerOptions {
   signer: NotarySigner;
@@ -43,35 +49,19 @@ type Outcome = 'ok' | 'refused' | 'unauthorized' | 'too_large' | 'error';
  */
 const DISCARD_BODY_MS = 5000;
 
-const STATUS: Record<SignerErrcode, number> = {
-  M_MISSING_TOKEN: 401,
-  M_UNKNOWN_TOKEN: 401,
-  M_TOO_LARGE: 413,
-  M_NOT_SIGNABLE: 400,
-  M_UNRECOGNIZED: 404,
-  M_UNKNOWN: 500,
-};
+/** Every answer of the signer is private to its caller: no cache may keep one. */
+const NO_STORE = ['cache-control', 'no-store'];
 
-function sendBytes(res: http.ServerResponse, status: number, body: Buffer, extra: http.OutgoingHttpHeaders = {}): void {
-  res.writeHead(status, {
-    'Content-Type': 'application/json',
-    'Content-Length': body.length,
-    'Cache-Control': 'no-store',
-    ...extra,
-  });
+function sendBytes(res: http.ServerResponse, status: number, body: Buffer): void {
+  res.writeHead(status, ['content-type', 'application/json', 'content-length', String(body.length), ...NO_STORE]);
   res.end(body);
 }
 
-function sendError(
-  res: http.ServerResponse,
-  errcode: SignerErrcode,
-  error: string,
-  opts: { status?: number; reason?: string; headers?: http.OutgoingHttpHeaders } = {},
-): void {
-  const body: SignerErrorBody = { errcode, error };
-  if (opts.reason !== undefined) body.reason = opts.reason;
-  sendBytes(res, opts.status ?? STATUS[errcode], Buffer.from(JSON.stringify(body)), opts.headers);
+function sendError(res: http.ServerResponse, error: MatrixError, headers: readonly string[] = []): void {
+  sendMatrixError(res, error, [...NO_STORE, ...headers]);
 }
+
+const notAllowed = (allow: 'GET' | 'POST'): [MatrixError, string[]] => [unrecognized(405, 'method not allowed'), ['allow', allow]];
 
 /** Digests first, so the comparison takes the same time whatever the lengths and contents. */
 function tokensEqual(given: string, expected: string): boolean {
@@ -86,32 +76,6 @@ function checkAuth(req: http.IncomingMessage, token: string): 'ok' | 'missing' |
   const match = /^Bearer +(\S+) *$/i.exec(header);
   if (match === null) return 'missing';
   return tokensEqual(match[1], token) ? 'ok' : 'wrong';
-}
-
-class BodyTooLarge extends Error {}
-
-/** Reads the whole body, or throws BodyTooLarge as soon as it is known to exceed `max`. */
-function readBody(req: http.IncomingMessage, max: number): Promise<Buffer> {
-  const declared = req.headers['content-length'];
-  if (declared !== undefined && Number(declared) > max) return Promise.reject(new BodyTooLarge());
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    const onData = (chunk: Buffer): void => {
-      size += chunk.length;
-      if (size > max) {
-        req.off('data', onData);
-        req.off('end', onEnd);
-        reject(new BodyTooLarge());
-        return;
-      }
-      chunks.push(chunk);
-    };
-    const onEnd = (): void => resolve(Buffer.concat(chunks, size));
-    req.on('data', onData);
-    req.on('end', onEnd);
-    req.on('error', reject);
-  });
 }
 
 /** Drops the rest of a body we will not read, for a bounded time (see DISCARD_BODY_MS). */
@@ -154,7 +118,7 @@ export async function startSignerServer(options: SignerServerOptions): Promise<R
       path === OWN_KEYS_PATH ? 'own_keys' : path === COUNTERSIGN_PATH ? 'countersign' : undefined;
 
     if (path === HEALTH_PATH) {
-      if (req.method !== 'GET') return sendError(res, 'M_UNRECOGNIZED', 'method not allowed', { status: 405, headers: { Allow: 'GET' } });
+      if (req.method !== 'GET') return sendError(res, ...notAllowed('GET'));
       return sendBytes(res, 200, Buffer.from('{"ok":true}'));
     }
 
@@ -165,18 +129,18 @@ export async function startSignerServer(options: SignerServerOptions): Promise<R
       logger.warn({ method: req.method, path, auth }, 'signer request without a valid token');
       discardBody(req);
       return auth === 'missing'
-        ? sendError(res, 'M_MISSING_TOKEN', 'missing access token: send Authorization: Bearer <NOTARY_SIGNER_TOKEN>')
-        : sendError(res, 'M_UNKNOWN_TOKEN', 'unrecognised access token: check NOTARY_SIGNER_TOKEN');
+        ? sendError(res, new MatrixError(401, 'M_MISSING_TOKEN', 'missing access token: send Authorization: Bearer <NOTARY_SIGNER_TOKEN>'))
+        : sendError(res, new MatrixError(401, 'M_UNKNOWN_TOKEN', 'unrecognised access token: check NOTARY_SIGNER_TOKEN'));
     }
 
     if (operation === undefined) {
       discardBody(req);
-      return sendError(res, 'M_UNRECOGNIZED', 'unrecognized request');
+      return sendError(res, unrecognized(404, 'unrecognized request'));
     }
     const allowed = operation === 'own_keys' ? 'GET' : 'POST';
     if (req.method !== allowed) {
       discardBody(req);
-      return sendError(res, 'M_UNRECOGNIZED', 'method not allowed', { status: 405, headers: { Allow: allowed } });
+      return sendError(res, ...notAllowed(allowed));
     }
 
     if (operation === 'own_keys') {
@@ -187,13 +151,13 @@ export async function startSignerServer(options: SignerServerOptions): Promise<R
 
     let body: Buffer;
     try {
-      body = await readBody(req, maxBodyBytes);
+      body = await readRequestBody(req, maxBodyBytes);
     } catch (err) {
-      if (!(err instanceof BodyTooLarge)) throw err;
+      if (!(err instanceof MatrixError && err.status === 413)) throw err;
       count('countersign', 'too_large');
       logger.info({ maxBodyBytes }, 'countersign request body over the size limit');
       discardBody(req);
-      return sendError(res, 'M_TOO_LARGE', `the request body is over ${maxBodyBytes} bytes`);
+      return sendError(res, err);
     }
     try {
       const signed = await signer.countersign(body);
@@ -203,7 +167,8 @@ export async function startSignerServer(options: SignerServerOptions): Promise<R
       if (!(err instanceof SignerRefusedError)) throw err;
       count('countersign', 'refused');
       logger.info({ reason: err.reason }, 'countersignature refused');
-      return sendError(res, 'M_NOT_SIGNABLE', err.message, { reason: err.reason });
+      const refusal: Pick<SignerErrorBody, 'reason'> = { reason: err.reason };
+      return sendError(res, new MatrixError(400, 'M_NOT_SIGNABLE', err.message, refusal));
     }
   }
 
@@ -220,8 +185,7 @@ export async function startSignerServer(options: SignerServerOptions): Promise<R
       // The message only: errors here come from our own code and hold no key material, but a
       // stack or a whole error object could carry request data into the log.
       logger.error({ path, err: err instanceof Error ? `${err.name}: ${err.message}` : String(err) }, 'signer request failed');
-      if (!res.headersSent) sendError(res, 'M_UNKNOWN', 'internal error in the signer; see its log');
-      else res.destroy();
+      sendError(res, new MatrixError(500, 'M_UNKNOWN', 'internal error in the signer; see its log'));
     });
   });
 

@@ -20,10 +20,10 @@ import {
   KeyFileError,
   loadLocalSigner,
   LocalSigner,
-  RemoteSigner,
   startSignerServer,
   type SigningKey,
 } from '@matrix-notary/signer';
+import { RemoteSigner } from '@matrix-notary/signer-client';
 import { captureLogs, DAY_MS, NOTARY_KEY, NOTARY_NAME, NOTARY_SEED, NOW_MS, originKeyPair, originResponseBytes } from './helpers';
 
 /** The rotation's new key: bytes 201..232, so it appears nowhere by accident. */

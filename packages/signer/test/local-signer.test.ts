@@ -10,7 +10,8 @@ import {
   verifyJsonSignature,
   type JsonObject,
 } from '@matrix-notary/protocol';
-import { LocalSigner, SignerRefusedError, SignerUnavailableError, type LocalSignerOptions } from '@matrix-notary/signer';
+import { LocalSigner, type LocalSignerOptions } from '@matrix-notary/signer';
+import { SignerRefusedError, SignerUnavailableError } from '@matrix-notary/signer-client';
 import {
   DAY_MS,
   expectNoSecret,

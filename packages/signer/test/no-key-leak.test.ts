@@ -10,14 +10,8 @@ import * as path from 'node:path';
 import { inspect } from 'node:util';
 import { Registry } from 'prom-client';
 import { encodeBase64 } from '@matrix-notary/protocol';
-import {
-  COUNTERSIGN_PATH,
-  formatSigningKeyFile,
-  loadLocalSigner,
-  OWN_KEYS_PATH,
-  RemoteSigner,
-  startSignerServer,
-} from '@matrix-notary/signer';
+import { formatSigningKeyFile, loadLocalSigner, startSignerServer } from '@matrix-notary/signer';
+import { COUNTERSIGN_PATH, OWN_KEYS_PATH, RemoteSigner } from '@matrix-notary/signer-client';
 import {
   captureLogs,
   DAY_MS,

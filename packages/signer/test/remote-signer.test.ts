@@ -1,14 +1,8 @@
 /** RemoteSigner against a real signer server: the same bytes as LocalSigner, and clear failures. */
 import * as http from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
-import {
-  LocalSigner,
-  RemoteSigner,
-  SignerRefusedError,
-  SignerUnavailableError,
-  startSignerServer,
-  type RunningSignerServer,
-} from '@matrix-notary/signer';
+import { LocalSigner, startSignerServer, type RunningSignerServer } from '@matrix-notary/signer';
+import { RemoteSigner, SignerRefusedError, SignerUnavailableError } from '@matrix-notary/signer-client';
 import { captureLogs, DAY_MS, NOTARY_KEY, NOTARY_NAME, NOW_MS, originResponse, originResponseBytes } from './helpers';
 
 const TOKEN = 'remote-test-token';
@@ -191,6 +185,24 @@ describe('failures are SignerUnavailableError saying what to check', () => {
     } finally {
       await client.close();
       await broken.stop();
+    }
+  });
+
+  test('an answer over the size cap is cut off, naming NOTARY_SIGNER_URL', async () => {
+    // Chunked, so the size is known only by counting.
+    const chatty = await plainServer((_req, res) => {
+      res.writeHead(200, { 'Content-Type': 'application/json' });
+      for (let i = 0; i < 8; i++) res.write(Buffer.alloc(512, 0x20));
+      res.end();
+    });
+    const client = remoteTo(chatty.port, { maxResponseBytes: 1024 });
+    try {
+      const err = await rejection(client.ownKeys());
+      expect(err).toBeInstanceOf(SignerUnavailableError);
+      expect(err.message).toMatch(/sent more than 1024 bytes.*NOTARY_SIGNER_URL/);
+    } finally {
+      await client.close();
+      await chatty.stop();
     }
   });
 

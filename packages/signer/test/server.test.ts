@@ -2,15 +2,8 @@
 import * as http from 'node:http';
 import { Registry } from 'prom-client';
 import { type JsonObject } from '@matrix-notary/protocol';
-import {
-  COUNTERSIGN_PATH,
-  LocalSigner,
-  OWN_KEYS_PATH,
-  SIGNER_OPERATIONS_METRIC,
-  startSignerServer,
-  type NotarySigner,
-  type RunningSignerServer,
-} from '@matrix-notary/signer';
+import { LocalSigner, SIGNER_OPERATIONS_METRIC, startSignerServer, type RunningSignerServer } from '@matrix-notary/signer';
+import { COUNTERSIGN_PATH, OWN_KEYS_PATH, type NotarySigner } from '@matrix-notary/signer-client';
 import { captureLogs, DAY_MS, NOTARY_KEY, NOTARY_NAME, NOW_MS, originResponse, originResponseBytes, rawRequest } from './helpers';
 
 const TOKEN = 'test-signer-token-0123456789';

@@ -9,6 +9,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import Redis from 'ioredis';
+import { freeLoopbackPort } from '@matrix-notary/common';
 import type { TestCa } from './tls';
 
 const START_TIMEOUT_MS = 15_000;
@@ -16,11 +17,6 @@ const STOP_GRACE_MS = 5000;
 const POLL_MS = 50;
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
-
-/** The CLI's free-port helper, loaded on first use: importing the CLI pulls in every role. */
-async function freeLoopbackPort(): Promise<number> {
-  return (await import('@matrix-notary/cli')).freeLoopbackPort();
-}
 
 /** TLS material written for redis-server: a certificate for 127.0.0.1 from the test CA. */
 export interface RedisTlsFiles {

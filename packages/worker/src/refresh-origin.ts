@@ -16,6 +16,7 @@
  */
 import type { Logger } from '@matrix-notary/common';
 import { parseStrictJson, validateOriginKeyResponse, CanonicalJsonError, DuplicateMemberError, type BannedKeys } from '@matrix-notary/protocol';
+import { SignerRefusedError, type NotarySigner } from '@matrix-notary/signer-client';
 import type { FetchEventPublisher, FetchOutcome, KeyStore } from '@matrix-notary/store';
 import { collisionRefusal, reportBindingChanges } from './binding-events';
 import type { WorkerMetrics } from './metrics';
@@ -26,9 +27,8 @@ export interface OriginFetcher {
   fetchServerKeys(serverName: string, signal?: AbortSignal): Promise<{ body: Buffer }>;
 }
 
-export interface Countersigner {
-  countersign(originResponseJson: Buffer): Promise<Buffer>;
-}
+/** Rejects with SignerRefusedError when the signer refuses the response, any other error when it cannot be asked. */
+export type Countersigner = Pick<NotarySigner, 'countersign'>;
 
 export interface RefreshPolicy {
   notaryServerName: string;
@@ -77,11 +77,6 @@ export class RefreshDeferred extends Error {
     super(message);
     this.name = 'RefreshDeferred';
   }
-}
-
-/** Thrown by a Countersigner when the signer itself refuses the response (not an outage). */
-function isSignerRefusal(err: unknown): err is Error & { reason?: string } {
-  return err instanceof Error && err.name === 'SignerRefusedError';
 }
 
 export async function refreshOrigin(serverName: string, deps: RefreshDeps, attempt: RefreshAttempt): Promise<FetchOutcome> {
@@ -160,7 +155,8 @@ export async function refreshOrigin(serverName: string, deps: RefreshDeps, attem
     countersigned = await deps.signer.countersign(body);
     deps.gate.up();
   } catch (err) {
-    if (isSignerRefusal(err)) return refuse(err.reason ?? 'signer_refused', err.message);
+    // The signer itself refused the response (not an outage): the origin's fault, like any check.
+    if (err instanceof SignerRefusedError) return refuse(err.reason, err.message);
     // Not the origin's fault: keep what it sent for the next attempt, let its interval run from
     // this fetch (it was contacted), count no failure against it, and tell waiting queries.
     deps.gate.down();

@@ -9,7 +9,7 @@ import { bullPrefix, FetchEventPublisher, KeyStore, RedisConnections, REFRESH_QU
 import type { Registry } from 'prom-client';
 import type { WorkerConfig } from './config';
 import { createWorkerMetrics, registerQueueGauges } from './metrics';
-import { meterSigner, type NotarySigner } from '@matrix-notary/signer';
+import { meterSigner, type NotarySigner } from '@matrix-notary/signer-client';
 import { RefreshDeferred, refreshOrigin, type OriginFetcher } from './refresh-origin';
 import { SignerGate } from './signer-gate';
 import { UpstreamNotaries, type UpstreamPoster } from './upstream-notaries';

@@ -22,6 +22,7 @@
 import type { Logger, UpstreamNotary } from '@matrix-notary/common';
 import type { NotaryIdentity } from '@matrix-notary/keyring';
 import { keyFingerprint, type BannedKeys } from '@matrix-notary/protocol';
+import { SignerRefusedError, type NotarySigner } from '@matrix-notary/signer-client';
 import type { KeyStore } from '@matrix-notary/store';
 import { collisionRefusal, reportBindingChanges } from './binding-events';
 import type { UPSTREAM_OUTCOMES, WorkerMetrics } from './metrics';
@@ -56,7 +57,7 @@ export interface UpstreamDeps {
   upstreams: readonly UpstreamNotary[];
   poster: UpstreamPoster;
   store: KeyStore;
-  signer: { countersign(originResponseJson: Buffer): Promise<Buffer> };
+  signer: Pick<NotarySigner, 'countersign'>;
   gate: SignerGate;
   policy: UpstreamPolicy;
   logger: Logger;
@@ -137,8 +138,8 @@ export class UpstreamNotaries {
       countersigned = await signer.countersign(check.bytes);
       gate.up();
     } catch (err) {
-      if ((err as Error).name === 'SignerRefusedError') {
-        log.warn({ reason: (err as { reason?: string }).reason }, `the signer refused the upstream notary's answer: ${(err as Error).message}`);
+      if (err instanceof SignerRefusedError) {
+        log.warn({ reason: err.reason }, `the signer refused the upstream notary's answer: ${err.message}`);
         return 'refused';
       }
       gate.down();

@@ -4,7 +4,7 @@
  * process with its own metrics port, all on one Redis prefix.
  */
 import path from 'node:path';
-import { freeLoopbackPort } from '@matrix-notary/cli';
+import { freeLoopbackPort } from '@matrix-notary/common';
 import type { Cleanup } from './cleanup';
 import { roleEnv, type ClusterSettings } from './notary-env';
 import { startRole, type NotaryRole, type RoleChild } from './processes';

@@ -7,7 +7,7 @@ import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process'
 import fs from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
-import { freeLoopbackPort, redisAnswers } from '@matrix-notary/cli';
+import { freeLoopbackPort, redisAnswers } from '@matrix-notary/common';
 import type { Cleanup } from './cleanup';
 import { BenchFailure } from './errors';
 

@@ -8,9 +8,9 @@ import path from 'node:path';
 import { PassThrough, Readable } from 'node:stream';
 import { canonicalJsonBytes, type JsonObject } from '@matrix-notary/protocol';
 import { createTestCa, startHttpsServer, type TestHttpsServer } from '@matrix-notary/testing';
-import { runVerifyEvent } from '../../cli/src/verify-event';
-import { startFakeNotary, type FakeNotary } from './fake-notary';
-import { DAY_MS, hashAndSign, keyResponse, makeKey, messageEvent, type TestKey } from './helpers';
+import { runVerifyEvent } from '../src/verify-event';
+import { startFakeNotary, type FakeNotary } from '../../keyring/test/fake-notary';
+import { DAY_MS, hashAndSign, keyResponse, makeKey, messageEvent, type TestKey } from '../../keyring/test/helpers';
 
 const NOW = Date.now();
 let notaryKey: TestKey;

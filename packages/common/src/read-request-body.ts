@@ -1,8 +1,12 @@
-/** Reads a request body into memory, refusing it as soon as it passes the size cap. */
+/**
+ * Reads a request body into memory for the notary's servers (the api's POST query, the signer's
+ * countersign), refusing it with 413 M_TOO_LARGE as soon as it is known to pass the cap: from
+ * Content-Length before a byte is read, or while counting.
+ */
 import type { IncomingMessage } from 'node:http';
-import { MatrixError, tooLarge } from '@matrix-notary/common';
+import { MatrixError, tooLarge } from './errors';
 
-export function readBody(req: IncomingMessage, maxBytes: number): Promise<Buffer> {
+export function readRequestBody(req: IncomingMessage, maxBytes: number): Promise<Buffer> {
   const declared = req.headers['content-length'];
   if (declared !== undefined && Number(declared) > maxBytes) {
     return Promise.reject(tooLarge(`the request body is over ${maxBytes} bytes`));
@@ -16,7 +20,8 @@ export function readBody(req: IncomingMessage, maxBytes: number): Promise<Buffer
       size += chunk.length;
       if (size > maxBytes) {
         failed = true;
-        // Stop buffering but keep reading, so the 413 can still be delivered on this connection.
+        // Stop buffering but keep reading, so the 413 can still be delivered on this connection
+        // (closing a socket with unread input makes the kernel reset it, 413 and all).
         chunks.length = 0;
         reject(tooLarge(`the request body is over ${maxBytes} bytes`));
         return;

@@ -10,12 +10,12 @@ import os from 'node:os';
 import path from 'node:path';
 import { PassThrough, Readable } from 'node:stream';
 import { silentLogger } from '@matrix-notary/common';
-import { startAll, type RoleHandle } from '@matrix-notary/cli';
 import { canonicalJsonBytes, encodeBase64, generateSeed, type JsonObject } from '@matrix-notary/protocol';
 import { createTestCa, deletePrefix, startHttpsServer, type TestHttpsServer } from '@matrix-notary/testing';
-import { runVerifyEvent } from '../../cli/src/verify-event';
-import { Keyring, NotaryKeySource } from '../src';
-import { DAY_MS, hashAndSign, keyResponse, makeKey, messageEvent, type TestKey } from './helpers';
+import { Keyring, NotaryKeySource } from '@matrix-notary/keyring';
+import { startAll, type RoleHandle } from '../src';
+import { runVerifyEvent } from '../src/verify-event';
+import { DAY_MS, hashAndSign, keyResponse, makeKey, messageEvent, type TestKey } from '../../keyring/test/helpers';
 
 const NOTARY_NAME = 'notary.e2e';
 const NOW = Date.now();

@@ -1,11 +1,11 @@
 /**
  * The api and worker roles' way to the signer role in split deployments: the NotarySigner
- * interface over the signer's internal HTTP API, with keep-alive connections. Refusals come back
- * as SignerRefusedError with the signer's reason; everything else that goes wrong is a
- * SignerUnavailableError whose message says what to check.
+ * interface over the signer's internal HTTP API, through undici with keep-alive connections, a
+ * deadline for each whole call and a cap on answers. Refusals come back as SignerRefusedError
+ * with the signer's reason; everything else that goes wrong is a SignerUnavailableError whose
+ * message says what to check.
  */
-import * as http from 'node:http';
-import * as https from 'node:https';
+import { Agent, errors as undiciErrors, request } from 'undici';
 import { SignerRefusedError, SignerUnavailableError, type SignerRefusalReason } from './errors';
 import type { NotarySigner, OwnKeys } from './notary-signer';
 import { COUNTERSIGN_PATH, OWN_KEYS_PATH } from './wire';
@@ -15,7 +15,7 @@ export interface RemoteSignerOptions {
   url: string;
   /** The signer's bearer token (NOTARY_SIGNER_TOKEN). */
   token: string;
-  /** The whole request, connect to last byte. */
+  /** The whole call, connect to last byte (a retry on a closed socket included). */
   timeoutMs: number;
   /**
    * The notary's server name (NOTARY_SERVER_NAME): what this role believes it is. Own-key
@@ -38,8 +38,12 @@ function isPlainObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
-/** Errors that mean a kept-alive socket was closed by the server just as we reused it. */
-const STALE_SOCKET_CODES = new Set(['ECONNRESET', 'EPIPE']);
+/**
+ * Errors that mean the connection was closed under the request: most often a kept-alive socket
+ * the signer closed (its keep-alive timeout) just as it was reused. Both operations are
+ * idempotent (a countersignature depends only on its input), so such a call is sent once more.
+ */
+const CLOSED_SOCKET_CODES = new Set(['UND_ERR_SOCKET', 'ECONNRESET', 'EPIPE']);
 
 export class RemoteSigner implements NotarySigner {
   readonly serverName: string;
@@ -47,8 +51,7 @@ export class RemoteSigner implements NotarySigner {
   readonly #token: string;
   readonly #timeoutMs: number;
   readonly #maxResponseBytes: number;
-  readonly #agent: http.Agent;
-  readonly #request: typeof http.request;
+  readonly #agent: Agent;
 
   constructor(options: RemoteSignerOptions) {
     let base: URL;
@@ -67,9 +70,7 @@ export class RemoteSigner implements NotarySigner {
     this.#token = options.token;
     this.#timeoutMs = options.timeoutMs;
     this.#maxResponseBytes = options.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES;
-    const secure = base.protocol === 'https:';
-    this.#agent = secure ? new https.Agent({ keepAlive: true }) : new http.Agent({ keepAlive: true });
-    this.#request = secure ? https.request : http.request;
+    this.#agent = new Agent({ maxResponseSize: this.#maxResponseBytes });
   }
 
   /** Where the signer is, for messages: the URL without any userinfo. */
@@ -114,7 +115,7 @@ export class RemoteSigner implements NotarySigner {
   }
 
   async close(): Promise<void> {
-    this.#agent.destroy();
+    await this.#agent.destroy();
   }
 
   /** Turns a non-200 answer into the error the caller should see. */
@@ -151,93 +152,44 @@ export class RemoteSigner implements NotarySigner {
     );
   }
 
-  /** One request, retried once when a reused keep-alive socket turns out to have been closed. */
-  async #call(method: string, path: string, body?: Buffer): Promise<WireResponse> {
+  /** One call, sent a second time when the connection was closed under the first. */
+  async #call(method: 'GET' | 'POST', path: string, body?: Buffer): Promise<WireResponse> {
+    const signal = AbortSignal.timeout(this.#timeoutMs);
     try {
-      return await this.#send(method, path, body);
+      return await this.#send(method, path, signal, body);
     } catch (err) {
-      if (!(err instanceof StaleSocketError)) throw err;
+      if (signal.aborted || !CLOSED_SOCKET_CODES.has((err as NodeJS.ErrnoException).code ?? '')) throw this.#describe(err, signal);
     }
     try {
-      return await this.#send(method, path, body);
+      return await this.#send(method, path, signal, body);
     } catch (err) {
-      throw this.#unwrap(err);
+      throw this.#describe(err, signal);
     }
   }
 
-  #unwrap(err: unknown): Error {
-    if (err instanceof StaleSocketError) return this.#unreachable(err.socketError);
-    return err instanceof Error ? err : new Error(String(err));
+  async #send(method: 'GET' | 'POST', path: string, signal: AbortSignal, body?: Buffer): Promise<WireResponse> {
+    const headers: Record<string, string> = { authorization: `Bearer ${this.#token}`, accept: 'application/json' };
+    if (body) headers['content-type'] = 'application/json';
+    const res = await request(new URL(path, this.#base), { dispatcher: this.#agent, method, headers, body, signal });
+    return { status: res.statusCode, body: Buffer.from(await res.body.arrayBuffer()) };
   }
 
-  #unreachable(cause: unknown): SignerUnavailableError {
-    const code = (cause as NodeJS.ErrnoException | undefined)?.code;
+  /** The SignerUnavailableError for a call that got no complete answer. */
+  #describe(err: unknown, signal: AbortSignal): SignerUnavailableError {
+    if (signal.aborted) {
+      return new SignerUnavailableError(
+        `${this.#where} did not answer within ${this.#timeoutMs} ms: check NOTARY_SIGNER_URL and the signer's load`,
+        { transient: true },
+      );
+    }
+    if (err instanceof undiciErrors.ResponseExceededMaxSizeError) {
+      return new SignerUnavailableError(`${this.#where} sent more than ${this.#maxResponseBytes} bytes: check NOTARY_SIGNER_URL`);
+    }
+    const code = (err as NodeJS.ErrnoException | undefined)?.code;
     return new SignerUnavailableError(
-      `could not reach ${this.#where} (${code ?? (cause instanceof Error ? cause.message : String(cause))}): ` +
+      `could not reach ${this.#where} (${code ?? (err instanceof Error ? err.message : String(err))}): ` +
         'check NOTARY_SIGNER_URL and that the signer role is running',
-      { cause, transient: true },
+      { cause: err, transient: true },
     );
-  }
-
-  #send(method: string, path: string, body?: Buffer): Promise<WireResponse> {
-    const url = new URL(path, this.#base);
-    return new Promise<WireResponse>((resolve, reject) => {
-      let settled = false;
-      const finish = (fn: () => void): void => {
-        if (settled) return;
-        settled = true;
-        clearTimeout(timer);
-        fn();
-      };
-      const headers: http.OutgoingHttpHeaders = { Authorization: `Bearer ${this.#token}`, Accept: 'application/json' };
-      if (body) {
-        headers['Content-Type'] = 'application/json';
-        headers['Content-Length'] = body.length;
-      }
-      const req = this.#request(url, { method, headers, agent: this.#agent });
-      const timer = setTimeout(() => {
-        finish(() =>
-          reject(
-            new SignerUnavailableError(
-              `${this.#where} did not answer within ${this.#timeoutMs} ms: check NOTARY_SIGNER_URL and the signer's load`,
-              { transient: true },
-            ),
-          ),
-        );
-        req.destroy();
-      }, this.#timeoutMs);
-
-      req.on('error', (err: NodeJS.ErrnoException) => {
-        finish(() => {
-          if (req.reusedSocket && err.code !== undefined && STALE_SOCKET_CODES.has(err.code)) reject(new StaleSocketError(err));
-          else reject(this.#unreachable(err));
-        });
-      });
-      req.on('response', (res) => {
-        const chunks: Buffer[] = [];
-        let size = 0;
-        res.on('data', (chunk: Buffer) => {
-          size += chunk.length;
-          if (size > this.#maxResponseBytes) {
-            finish(() =>
-              reject(new SignerUnavailableError(`${this.#where} sent more than ${this.#maxResponseBytes} bytes: check NOTARY_SIGNER_URL`)),
-            );
-            req.destroy();
-            return;
-          }
-          chunks.push(chunk);
-        });
-        res.on('end', () => finish(() => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks, size) })));
-        res.on('error', (err) => finish(() => reject(this.#unreachable(err))));
-      });
-      req.end(body);
-    });
-  }
-}
-
-/** Internal: a request failed on a reused socket and may be sent again. */
-class StaleSocketError extends Error {
-  constructor(readonly socketError: unknown) {
-    super('stale keep-alive socket');
   }
 }
