@@ -5,6 +5,7 @@ export * from './redis-connections';
 export * from './keys';
 export * from './scripts';
 export * from './key-store';
+export * from './stored-responses';
 export * from './origin-record';
 export * from './origin-report';
 export * from './fetch-events';

@@ -24,3 +24,13 @@ export function fetchEventsChannel(prefix: string): string {
 export function refreshJobId(serverName: string): string {
   return encodeURIComponent(serverName);
 }
+
+/** The lock one worker holds while it re-signs stored responses (a string: the holder's token). */
+export function resignLockKey(prefix: string): string {
+  return `${prefix}:resign:lock`;
+}
+
+/** The key-set tag of the signer that the last completed re-sign sweep brought every stored response to. */
+export function resignDoneKey(prefix: string): string {
+  return `${prefix}:resign:done`;
+}
