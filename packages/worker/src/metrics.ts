@@ -12,6 +12,7 @@ export interface WorkerMetrics {
   fetchSeconds: Histogram<string>;
   keys: KeyMetrics;
   upstreamQueries: Counter<'outcome'>;
+  resignedResponses: Counter<'outcome'>;
 }
 
 export function createWorkerMetrics(registry: Registry, readKeyStats?: () => Promise<KeyStatsReading>): WorkerMetrics {
@@ -32,6 +33,12 @@ export function createWorkerMetrics(registry: Registry, readKeyStats?: () => Pro
     upstreamQueries: new Counter({
       name: `${METRIC_PREFIX}upstream_queries_total`,
       help: 'Upstream notaries asked for an origin that could not be reached and had nothing stored, by outcome: stored, empty (it had nothing), refused (its answer failed a check), failed (it could not be asked), not_stored (the signer was unavailable, or a response was stored meanwhile)',
+      labelNames: ['outcome'],
+      registers: [registry],
+    }),
+    resignedResponses: new Counter({
+      name: `${METRIC_PREFIX}resigned_responses_total`,
+      help: "Stored responses countersigned again after the notary's signing keys changed, by outcome: resigned, raced (stored anew meanwhile), refused (the signer refused it), unavailable (the signer could not be asked: the sweep starts over later)",
       labelNames: ['outcome'],
       registers: [registry],
     }),
