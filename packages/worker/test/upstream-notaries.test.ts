@@ -12,7 +12,7 @@ import { Writable } from 'node:stream';
 import { createLogger, VariableReader } from '@matrix-notary/common';
 import { keyFingerprint, verifyJsonSignature, type JsonObject } from '@matrix-notary/protocol';
 import { createRedis, describeOriginRecord, KeyStore } from '@matrix-notary/store';
-import { FakeOrigin, testRedisUrl, type OriginKey } from '@matrix-notary/testing';
+import { createTestCa, FakeOrigin, testRedisUrl, type OriginKey } from '@matrix-notary/testing';
 import { Registry } from 'prom-client';
 import { makeKey, type TestKey } from '../../keyring/test/helpers';
 import { startFakeNotary, type FakeNotary } from '../../keyring/test/fake-notary';
@@ -274,6 +274,22 @@ describe('when the upstreams are not asked', () => {
     const res = await query(n, origin.serverName);
     expect(res.json.server_keys).toEqual([]);
     expect(upstream.queries).toEqual([]);
+  });
+
+  test('never for a server whose discovery led to a forbidden address, even though the upstream holds it', async () => {
+    // 127.0.0.50 is not in the notary's NOTARY_ALLOWED_ADDRESSES (only 127.0.0.1 is).
+    const outside = await FakeOrigin.start({ ca: await createTestCa(), bind: '127.0.0.50' });
+    closers.push(() => outside.stop());
+    const upstream = await fakeUpstream({ [outside.serverName]: [outside.response() as JsonObject] });
+    const n = await notaryWith([{ notary: upstream }]);
+    const res = await query(n, outside.serverName, ['ed25519:a1']);
+    expect(res.json.server_keys).toEqual([]);
+    expect(await eventually(async () => (await counterValue(n.registries, 'matrix_notary_refreshes_total', { outcome: 'failed' })) === 1)).toBe(true);
+    expect(upstream.queries).toEqual([]);
+    expect(outside.fetches).toBe(0);
+    expect(await upstreamAsks(n, 'stored') + (await upstreamAsks(n, 'failed'))).toBe(0);
+    expect(logLines(n).find((l) => /not asking upstream notaries/.test(String(l.msg)))).toMatchObject({ level: 'info', origin: outside.serverName });
+    expect((await inspect(n, outside.serverName)).fetch.last_error?.reason).toBe('forbidden_address');
   });
 
   test("never about the notary's own name", async () => {
