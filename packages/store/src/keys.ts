@@ -34,3 +34,8 @@ export function resignLockKey(prefix: string): string {
 export function resignDoneKey(prefix: string): string {
   return `${prefix}:resign:done`;
 }
+
+/** An upstream notary's own backoff and rate limit (a hash, one slot: the server name is the hash tag). */
+export function upstreamRecordKey(prefix: string, upstreamServerName: string): string {
+  return `${prefix}:upstream:{${upstreamServerName}}`;
+}

@@ -21,6 +21,8 @@ const SCRIPTS = {
   notaryNoteProblem: script('note-problem-1.lua'),
   notaryReplaceResponse: script('replace-response-1.lua'),
   notaryHoldLock: script('hold-lock-1.lua'),
+  notaryPermitUpstream: script('permit-upstream-1.lua'),
+  notaryRecordUpstream: script('record-upstream-1.lua'),
 };
 
 /** What store-response-1.lua returns (see the script). */
@@ -39,6 +41,8 @@ declare module 'ioredis' {
     notaryNoteProblem(key: string, problem: string): Result<number, Context>;
     notaryReplaceResponse(key: string, id: string, fetchedMs: string, old: Buffer, replacement: Buffer): Result<string, Context>;
     notaryHoldLock(key: string, token: string, lifetimeMs: number): Result<number, Context>;
+    notaryPermitUpstream(key: string, nowMs: number, windowMs: number, asksPerWindow: number): Result<[number, number], Context>;
+    notaryRecordUpstream(key: string, nowMs: number, failed: '0' | '1', firstBackoffMs: number, maxBackoffMs: number): Result<[number, number], Context>;
   }
 }
 

@@ -5,7 +5,7 @@
 import { Queue, Worker } from 'bullmq';
 import { createLogger, createRegistry, readBannedKeysFile, settleWithin, startMetricsListener, type Logger, type MetricsListener } from '@matrix-notary/common';
 import { FederationClient } from '@matrix-notary/federation';
-import { bullPrefix, FetchEventPublisher, KeyStore, RedisConnections, REFRESH_QUEUE_NAME, StoredResponses, type RefreshJobData } from '@matrix-notary/store';
+import { bullPrefix, FetchEventPublisher, KeyStore, RedisConnections, REFRESH_QUEUE_NAME, StoredResponses, UpstreamLimits, type RefreshJobData } from '@matrix-notary/store';
 import type { Registry } from 'prom-client';
 import type { WorkerConfig } from './config';
 import { createWorkerMetrics, registerQueueGauges } from './metrics';
@@ -13,7 +13,7 @@ import { meterSigner, type NotarySigner } from '@matrix-notary/signer';
 import { RefreshDeferred, refreshOrigin, type OriginFetcher } from './refresh-origin';
 import { ResignSweeper, type ResignDeps } from './resign-sweep';
 import { SignerGate } from './signer-gate';
-import { UpstreamNotaries, type UpstreamPoster } from './upstream-notaries';
+import { UPSTREAM_ASKS_PER_WINDOW, UPSTREAM_FIRST_BACKOFF_MS, UPSTREAM_WINDOW_MS, UpstreamNotaries, type UpstreamPoster } from './upstream-notaries';
 
 /** Time allowed for countersigning and storing, on top of the origin fetch, in a fetch's lease. */
 const SIGNER_SHARE_MS = 10_000;
@@ -91,6 +91,12 @@ export async function startWorker(config: WorkerConfig, deps: WorkerDeps): Promi
           upstreams: config.upstreamNotaries,
           poster: deps.upstreamPoster ?? (federation as FederationClient),
           store,
+          limits: new UpstreamLimits(redis, config.redisPrefix, {
+            windowMs: UPSTREAM_WINDOW_MS,
+            asksPerWindow: UPSTREAM_ASKS_PER_WINDOW,
+            firstBackoffMs: UPSTREAM_FIRST_BACKOFF_MS,
+            maxBackoffMs: config.originMaxBackoffMs,
+          }),
           signer,
           gate,
           policy: {
