@@ -253,9 +253,9 @@ export class ResignSweeper {
       report.stoppedBecause = err.message;
     }
     report.seconds = (this.now() - started) / 1000;
-    const { complete, stoppedBecause, ...counts } = report;
-    if (complete) logger.info(counts, 'stored responses re-signed: every stored response now carries a signature by each signing key');
-    else logger.warn({ ...counts, reason: stoppedBecause }, 're-signing stored responses stopped before the end: it starts over at the next check');
+    const { complete, stoppedBecause, tag: _tag, ...counts } = report;
+    if (complete) logger.info({ keyIds, ...counts }, 'stored responses re-signed: every stored response now carries a signature by each signing key');
+    else logger.warn({ keyIds, ...counts, reason: stoppedBecause }, 're-signing stored responses stopped before the end: it starts over at the next check');
     return report;
   }
 }
