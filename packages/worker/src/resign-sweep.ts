@@ -29,7 +29,7 @@
  * The api pods' own copies of answers live HOT_ENTRY_TTL_MS (1 s) before Redis is read again.
  */
 import { randomUUID } from 'node:crypto';
-import type { Logger } from '@matrix-notary/common';
+import { settleWithin, type Logger } from '@matrix-notary/common';
 import type { BannedKeys } from '@matrix-notary/protocol';
 import type { StoredResponses } from '@matrix-notary/store';
 import type { Counter } from 'prom-client';
@@ -43,6 +43,8 @@ export const BATCH_SIZE = 100;
 export const LOCK_MS = 30_000;
 /** Least pause between two batches. */
 export const MIN_PAUSE_MS = 10;
+/** Longest a worker's stop waits for a sweep to notice it. */
+const STOP_WAIT_MS = 1000;
 
 /**
  * What became of one stored response that needed re-signing (the `outcome` label of
@@ -153,11 +155,15 @@ export class ResignSweeper {
     tick();
   }
 
-  /** Stops a sweep under way (it records nothing) and waits for it. */
+  /**
+   * Stops a sweep under way (it records nothing) and waits for it, at most STOP_WAIT_MS: a signer
+   * call in flight cannot be cut short, and a stop must not wait for its timeout (an unreleased
+   * lock expires by itself).
+   */
   async stop(): Promise<void> {
     this.stopping.abort();
     clearTimeout(this.timer);
-    await this.running;
+    await settleWithin(this.running ?? Promise.resolve(), STOP_WAIT_MS);
   }
 
   /**
