@@ -9,11 +9,10 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { NotaryKeySource } from '@matrix-notary/keyring';
-import { canonicalJsonBytes, decodeBase64, encodeBase64, keyPairFromSeed, verifyJsonSignature } from '@matrix-notary/protocol';
-import { readSigningKeyFile, signingKeyId } from '@matrix-notary/signer';
+import { canonicalJsonBytes, decodeBase64, encodeBase64, verifyJsonSignature } from '@matrix-notary/protocol';
 import { createTestCa, deletePrefix, FakeOrigin, testRedisUrl, uniquePrefix } from '@matrix-notary/testing';
 import { freeLoopbackPort } from '../src/embedded-redis';
-import { assertBuilt, runCli, startCli, waitForUrl, type RunningProcess } from './processes';
+import { assertBuilt, generateKeyFile, runCli, startCli, waitForUrl, type RunningProcess } from './processes';
 
 jest.setTimeout(90_000);
 
@@ -32,12 +31,8 @@ interface KeyOnDisk {
   publicKey: Uint8Array;
 }
 
-async function generate(name: string): Promise<KeyOnDisk> {
-  const file = path.join(dir, name);
-  const gen = await runCli(['generate-key', '--out', file], {});
-  expect(gen.code).toBe(0);
-  const { key } = await readSigningKeyFile(file);
-  return { file, keyId: signingKeyId(key), publicKey: keyPairFromSeed(key.seed).publicKey };
+function generate(name: string): Promise<KeyOnDisk> {
+  return generateKeyFile(path.join(dir, name));
 }
 
 let current: KeyOnDisk;

@@ -12,11 +12,10 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { NotaryKeySource } from '@matrix-notary/keyring';
-import { encodeBase64, keyPairFromSeed, verifyJsonSignature, type JsonObject } from '@matrix-notary/protocol';
-import { readSigningKeyFile, signingKeyId } from '@matrix-notary/signer';
+import { encodeBase64, verifyJsonSignature, type JsonObject } from '@matrix-notary/protocol';
 import { createTestCa, deletePrefix, FakeOrigin, testRedisUrl, uniquePrefix } from '@matrix-notary/testing';
 import { freeLoopbackPort } from '../src/embedded-redis';
-import { assertBuilt, logLines, runCli, startCli, stopWithin, waitForUrl, type RunningProcess } from './processes';
+import { assertBuilt, generateKeyFile, logLines, startCli, stopWithin, waitForUrl, type RunningProcess } from './processes';
 
 jest.setTimeout(120_000);
 
@@ -38,11 +37,8 @@ let oldKey: KeyOnDisk;
 let newKey: KeyOnDisk;
 let caFile: string;
 
-async function generate(name: string): Promise<KeyOnDisk> {
-  const file = path.join(dir, name);
-  expect((await runCli(['generate-key', '--out', file], {})).code).toBe(0);
-  const { key } = await readSigningKeyFile(file);
-  return { file, keyId: signingKeyId(key), publicKey: keyPairFromSeed(key.seed).publicKey };
+function generate(name: string): Promise<KeyOnDisk> {
+  return generateKeyFile(path.join(dir, name));
 }
 
 beforeAll(async () => {

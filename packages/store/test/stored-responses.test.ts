@@ -95,12 +95,18 @@ describe('replace', () => {
     expect(labelsOf(latest.entries)).toEqual(['first, signed again', 'second, signed again']);
   });
 
-  test('finds the response where a store moved it meanwhile (latest → r:<id>)', async () => {
+  /** One origin with one stored response ('first'), read as the sweep reads it. */
+  async function oneRead() {
     const { prefix, store, responses } = fresh();
     const name = server();
     const key = originRecordKey(prefix, name);
     await store1(store, name, 'first', ['ed25519:a1']);
     const [read] = await responses.read([key]);
+    return { store, responses, name, key, read };
+  }
+
+  test('finds the response where a store moved it meanwhile (latest → r:<id>)', async () => {
+    const { store, responses, name, key, read } = await oneRead();
     await store1(store, name, 'second', ['ed25519:a2'], T0_MS + HOUR_MS);
     expect(await responses.replace(key, read.responses[0], responseBytes('first, signed again'))).toBe(true);
     const [now] = await responses.read([key]);
@@ -108,11 +114,7 @@ describe('replace', () => {
   });
 
   test('writes nothing when the response was dropped, or another took its ID, since it was read', async () => {
-    const { prefix, store, responses } = fresh();
-    const name = server();
-    const key = originRecordKey(prefix, name);
-    await store1(store, name, 'first', ['ed25519:a1']);
-    const [read] = await responses.read([key]);
+    const { store, responses, name, key, read } = await oneRead();
 
     await store.evict(name);
     expect(await responses.replace(key, read.responses[0], responseBytes('signed again'))).toBe(false);
