@@ -96,6 +96,9 @@ async function restart(role: 'signer' | 'worker' | 'api', env: Record<string, st
           NOTARY_ALLOWED_ADDRESSES: '127.0.0.1/32',
           NOTARY_FEDERATION_CA_FILE: caFile,
           NOTARY_ORIGIN_MIN_INTERVAL_S: '0',
+          // A query waits for the fetches it causes as long as they take (they end in well under
+          // a second; a loaded machine must not turn that into an empty answer).
+          NOTARY_FETCH_WAIT_MS: '20000',
         };
   const p = startCli([role], { ...common(), ...shared, ...roleEnv[role], ...env });
   procs.push(p);
@@ -189,8 +192,10 @@ test('a rotation with one homeserver pinning the old key and one the new: both v
   // Before: the old key alone. Responses are stored, one of them an older response of an origin
   // that rotated its own key since (it answers for the key ID the origin no longer lists).
   await rollOut({ NOTARY_SIGNING_KEY_FILE: oldKey.file });
-  const before = await rawEntries();
-  expect(before.map((e) => e.server_name).sort()).toEqual([first.serverName, rotated.serverName, third.serverName].sort());
+  const before = (await rawEntries()).map((e) => e.server_name).sort();
+  const expected = [first.serverName, rotated.serverName, third.serverName].sort();
+  const logs = before.join() === expected.join() ? '' : `${running.worker!.output()}\n${running.api!.output()}`;
+  expect({ before, logs }).toEqual({ before: expected, logs: '' });
   rotated.current = [FakeOrigin.newKey('ed25519:a2')];
   rotated.validUntilTs += 60_000;
   await signedByExactly([oldKey]); // asking for a2 fetched the rotated origin again
