@@ -1,9 +1,13 @@
 /**
  * The notary's own /_matrix/key/v2/server response, fetched from the signer and kept as bytes.
- * It is renewed in the background once half its validity has passed, so callers never wait for
- * the signer and never receive a response that is about to expire.
+ * It is renewed in the background once half its validity has passed, and at least every
+ * RECHECK_MS, so callers never wait for the signer, never receive a response that is about to
+ * expire, and see a signer restarted with other keys (a rotation) within a minute.
  */
 import type { Logger } from '@matrix-notary/common';
+
+/** Longest time a response is served before the signer is asked again. */
+export const OWN_KEYS_RECHECK_MS = 60_000;
 
 export interface OwnKeysSource {
   ownKeys(): Promise<{ bytes: Buffer; validUntilTs: number }>;
@@ -27,7 +31,7 @@ export class OwnKeysCache {
   private async renew(): Promise<void> {
     const fetchedAt = this.now();
     const { bytes, validUntilTs } = await this.source.ownKeys();
-    this.cached = { bytes, validUntilTs, renewAt: fetchedAt + Math.max(0, validUntilTs - fetchedAt) / 2 };
+    this.cached = { bytes, validUntilTs, renewAt: fetchedAt + Math.min(Math.max(0, validUntilTs - fetchedAt) / 2, OWN_KEYS_RECHECK_MS) };
   }
 
   /** The bytes to serve when they need no renewal: the synchronous fast path. */

@@ -10,12 +10,11 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { NotaryKeySource } from '@matrix-notary/keyring';
-import { canonicalJsonBytes, decodeBase64, encodeBase64, keyPairFromSeed, verifyJsonSignature } from '@matrix-notary/protocol';
-import { readSigningKeyFile, signingKeyId } from '@matrix-notary/signer';
+import { canonicalJsonBytes, decodeBase64, encodeBase64, verifyJsonSignature } from '@matrix-notary/protocol';
 import { createTestCa, deletePrefix, FakeOrigin, testRedisUrl, uniquePrefix } from '@matrix-notary/testing';
 import { freeLoopbackPort } from '@matrix-notary/common';
 import { OWN_KEYS_PATH } from '@matrix-notary/signer-client';
-import { assertBuilt, logLines, runCli, startCli, stopWithin, waitForUrl, type RunningProcess } from './processes';
+import { assertBuilt, generateKeyFile, logLines, runCli, startCli, stopWithin, waitForUrl, type RunningProcess } from './processes';
 import { startSignerProcess } from './signer-process';
 
 jest.setTimeout(90_000);
@@ -35,12 +34,8 @@ interface KeyOnDisk {
   publicKey: Uint8Array;
 }
 
-async function generate(name: string): Promise<KeyOnDisk> {
-  const file = path.join(dir, name);
-  const gen = await runCli(['generate-key', '--out', file], {});
-  expect(gen.code).toBe(0);
-  const { key } = await readSigningKeyFile(file);
-  return { file, keyId: signingKeyId(key), publicKey: keyPairFromSeed(key.seed).publicKey };
+function generate(name: string): Promise<KeyOnDisk> {
+  return generateKeyFile(path.join(dir, name));
 }
 
 let current: KeyOnDisk;

@@ -2,6 +2,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
+import { keyPairFromSeed } from '@matrix-notary/protocol';
+import { readSigningKeyFile, signingKeyId } from '@matrix-notary/signer';
 
 export const CLI = path.resolve(__dirname, '..', 'bin', 'matrix-notary.js');
 
@@ -105,4 +107,12 @@ export async function waitForUrl(url: string, proc: RunningProcess, timeoutMs = 
     await new Promise((r) => setTimeout(r, 100));
   }
   throw new Error(`${url} did not answer within ${timeoutMs} ms:\n${proc.output()}`);
+}
+
+/** Runs `generate-key --out FILE` and reads the key back: its file, key ID and public key. */
+export async function generateKeyFile(file: string): Promise<{ file: string; keyId: string; publicKey: Uint8Array }> {
+  const gen = await runCli(['generate-key', '--out', file], {});
+  if (gen.code !== 0) throw new Error(`generate-key failed (${gen.code}): ${gen.output}`);
+  const { key } = await readSigningKeyFile(file);
+  return { file, keyId: signingKeyId(key), publicKey: keyPairFromSeed(key.seed).publicKey };
 }

@@ -109,13 +109,24 @@ export class FederationClient {
     const started = process.hrtime.bigint();
     const deadline = new Deadline(this.opts.totalTimeoutMs, signal);
     let outcome = 'success';
+    const seen = { forbiddenAddress: false };
+    const wellKnown = async (hostname: string, d: Deadline): Promise<string | null> => {
+      try {
+        return await this.wellKnown.lookup(hostname, d);
+      } finally {
+        if (this.wellKnown.hitForbiddenAddress(hostname)) seen.forbiddenAddress = true;
+      }
+    };
     try {
-      const targets = await deadline.race(
-        discoverTargets(serverName, { resolver: this.resolver, wellKnown: (h, d) => this.wellKnown.lookup(h, d) }, deadline),
-      );
-      return await this.fetchFromTargets(serverName, targets, deadline);
+      const targets = await deadline.race(discoverTargets(serverName, { resolver: this.resolver, wellKnown }, deadline));
+      return await this.fetchFromTargets(serverName, targets, deadline, seen);
     } catch (err) {
-      const error = toOriginFetchError(err, serverName);
+      let error = toOriginFetchError(err, serverName);
+      if (seen.forbiddenAddress && !error.hitForbiddenAddress) {
+        const original = error;
+        error = new OriginFetchError(error.reason, error.message, { cause: error.cause, hitForbiddenAddress: true });
+        if (this.reported.has(original)) this.reported.add(error);
+      }
       outcome = error.reason;
       if (error.refused) this.reportRefusal(error, serverName, 'the key fetch');
       else this.logger.info({ serverName, reason: error.reason }, `origin fetch failed: ${error.message}`);
@@ -183,7 +194,12 @@ export class FederationClient {
     return this.plainAgent;
   }
 
-  private async fetchFromTargets(serverName: string, targets: OriginTarget[], deadline: Deadline): Promise<FetchedServerKeys> {
+  private async fetchFromTargets(
+    serverName: string,
+    targets: OriginTarget[],
+    deadline: Deadline,
+    seen: { forbiddenAddress: boolean },
+  ): Promise<FetchedServerKeys> {
     for (let i = 0; ; i++) {
       const target = targets[i]!;
       try {
@@ -203,6 +219,7 @@ export class FederationClient {
         return { body: res.body, statusCode: 200, address: res.address, port: res.port, host: target.hostHeader, step: target.step };
       } catch (err) {
         const error = toOriginFetchError(err, serverName);
+        if (error.hitForbiddenAddress) seen.forbiddenAddress = true;
         const more = i + 1 < targets.length && !deadline.signal.aborted;
         if (!more || !NEXT_TARGET_REASONS.has(error.reason)) throw error;
         if (error.refused) this.reportRefusal(error, serverName, `SRV target ${target.connectHost}:${target.port}`);

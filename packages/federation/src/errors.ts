@@ -25,11 +25,18 @@ const REFUSALS: ReadonlySet<string> = new Set(REFUSAL_REASONS);
 
 export class OriginFetchError extends Error {
   readonly reason: OriginFetchReason;
+  /**
+   * Some step of the origin's discovery (its `.well-known`, an SRV target, the address it resolved
+   * to) led to an address the policy forbids, whatever the final reason: such an origin is never
+   * learned from upstream notaries.
+   */
+  readonly hitForbiddenAddress: boolean;
 
-  constructor(reason: OriginFetchReason, message: string, options?: { cause?: unknown }) {
+  constructor(reason: OriginFetchReason, message: string, options?: { cause?: unknown; hitForbiddenAddress?: boolean }) {
     super(message, options);
     this.name = 'OriginFetchError';
     this.reason = reason;
+    this.hitForbiddenAddress = options?.hitForbiddenAddress === true || reason === 'forbidden_address';
   }
 
   /** True when a guard refused the origin, as opposed to the origin simply failing. */

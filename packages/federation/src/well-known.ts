@@ -50,6 +50,8 @@ interface Entry {
   expiresAt: number;
   /** Unreachable results in a row, for the backoff. */
   failures: number;
+  /** The last lookup was refused at an address the policy forbids (upstream notaries are then never asked). */
+  forbidden: boolean;
 }
 
 type Outcome =
@@ -72,6 +74,11 @@ export class WellKnownResolver {
     const p = this.refresh(hostname, entry, deadline).finally(() => this.inflight.delete(hostname));
     this.inflight.set(hostname, p);
     return p;
+  }
+
+  /** Whether the `.well-known` lookup remembered for `hostname` was refused at a forbidden address. */
+  hitForbiddenAddress(hostname: string): boolean {
+    return this.cache.peek(hostname)?.forbidden === true;
   }
 
   private async refresh(hostname: string, previous: Entry | undefined, deadline: Deadline): Promise<string | null> {
@@ -103,10 +110,11 @@ export class WellKnownResolver {
     if (outcome.kind === 'unreachable') {
       const failures = (previous?.failures ?? 0) + 1;
       const lifetime = Math.min(WELL_KNOWN_UNREACHABLE_CACHE_MS * 2 ** (failures - 1), WELL_KNOWN_ERROR_CACHE_MAX_MS);
-      this.cache.set(hostname, { server: null, expiresAt: now + lifetime, failures });
+      const forbidden = outcome.error.reason === 'forbidden_address';
+      this.cache.set(hostname, { server: null, expiresAt: now + lifetime, failures, forbidden });
     } else {
       const server = outcome.kind === 'delegated' ? outcome.server : null;
-      this.cache.set(hostname, { server, expiresAt: now + outcome.lifetimeMs, failures: 0 });
+      this.cache.set(hostname, { server, expiresAt: now + outcome.lifetimeMs, failures: 0, forbidden: false });
     }
   }
 

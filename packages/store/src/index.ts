@@ -5,6 +5,8 @@ export * from './redis-connections';
 export * from './keys';
 export * from './scripts';
 export * from './key-store';
+export * from './stored-responses';
+export * from './upstream-limits';
 export * from './origin-record';
 export * from './origin-report';
 export * from './fetch-events';

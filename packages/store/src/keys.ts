@@ -24,3 +24,18 @@ export function fetchEventsChannel(prefix: string): string {
 export function refreshJobId(serverName: string): string {
   return encodeURIComponent(serverName);
 }
+
+/** The lock one worker holds while it re-signs stored responses (a string: the holder's token). */
+export function resignLockKey(prefix: string): string {
+  return `${prefix}:resign:lock`;
+}
+
+/** The key-set tag of the signer that the last completed re-sign sweep brought every stored response to. */
+export function resignDoneKey(prefix: string): string {
+  return `${prefix}:resign:done`;
+}
+
+/** An upstream notary's own backoff and rate limit (a hash, one slot: the server name is the hash tag). */
+export function upstreamRecordKey(prefix: string, upstreamServerName: string): string {
+  return `${prefix}:upstream:{${upstreamServerName}}`;
+}

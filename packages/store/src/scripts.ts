@@ -19,6 +19,10 @@ const SCRIPTS = {
   notaryStoreResponse: script('store-response-1.lua'),
   notaryEvictKeys: script('evict-keys-1.lua'),
   notaryNoteProblem: script('note-problem-1.lua'),
+  notaryReplaceResponse: script('replace-response-1.lua'),
+  notaryHoldLock: script('hold-lock-1.lua'),
+  notaryPermitUpstream: script('permit-upstream-1.lua'),
+  notaryRecordUpstream: script('record-upstream-1.lua'),
 };
 
 /** What store-response-1.lua returns (see the script). */
@@ -35,6 +39,10 @@ declare module 'ioredis' {
     notaryStoreResponse(key: string, ...args: (string | number | Buffer)[]): Result<StoreScriptReply, Context>;
     notaryEvictKeys(key: string, keyId: string, expectedBody?: string): Result<string[], Context>;
     notaryNoteProblem(key: string, problem: string): Result<number, Context>;
+    notaryReplaceResponse(key: string, id: string, fetchedMs: string, old: Buffer, replacement: Buffer): Result<string, Context>;
+    notaryHoldLock(key: string, token: string, lifetimeMs: number): Result<number, Context>;
+    notaryPermitUpstream(key: string, nowMs: number, windowMs: number, asksPerWindow: number): Result<[number, number], Context>;
+    notaryRecordUpstream(key: string, nowMs: number, failed: '0' | '1', firstBackoffMs: number, maxBackoffMs: number): Result<[number, number], Context>;
   }
 }
 

@@ -16,6 +16,7 @@ import {
   RedisConnections,
   REFRESH_QUEUE_NAME,
   RefreshQueue,
+  StoredResponses,
   type Redis,
   type RedisClient,
   type RefreshJobData,
@@ -102,6 +103,27 @@ describe('on a Redis Cluster of three masters', () => {
     const failure = await store.recordFailure(names[0], T0_MS + 2 * MINUTE_MS, MINUTE_MS, 60 * MINUTE_MS);
     expect(failure.failures).toBe(1);
     expect(await store.endedSince(names.slice(0, 3), T0_MS + MINUTE_MS)).toEqual([true, false, false]);
+  });
+
+  test('the re-sign walk visits the origin records of every master, and replaces bytes on each', async () => {
+    const prefix = uniquePrefix();
+    const redis = client();
+    const store = new KeyStore(redis, { prefix });
+    const names = Array.from({ length: 30 }, (_, i) => `${((i + 7) * 2654435761) % 4294967296}.resign.example.org`);
+    for (const [i, name] of names.entries()) {
+      await store.storeResponse(name, responseBytes(`origin-${i}`), { validUntilTs: T0_MS + DAY_MS, keys: activeKeys(['ed25519:a']) }, T0_MS, MINUTE_MS);
+    }
+    const responses = new StoredResponses(redis, prefix);
+    const found: string[] = [];
+    for await (const batch of responses.recordKeys(5)) found.push(...batch);
+    expect([...new Set(found)].sort()).toEqual(names.map((n) => originRecordKey(prefix, n)).sort());
+    for (const origin of await responses.read([...new Set(found)])) {
+      expect(await responses.replace(origin.recordKey, origin.responses[0], responseBytes(`again-${origin.serverName}`))).toBe(true);
+    }
+    const results = await store.lookup(names.map((serverName) => ({ serverName, keyIds: [], minValidUntilTs: T0_MS })), T0_MS);
+    expect(results.map((r) => labelsOf(r.entries))).toEqual(names.map((n) => [`again-${n}`]));
+    expect(await responses.lock('one', 10_000)).toBe(true);
+    expect(await responses.renewLock('one', 10_000)).toBe(true);
   });
 
   test('a fetch event published on one node wakes a waiter subscribed through another client', async () => {

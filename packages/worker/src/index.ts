@@ -6,3 +6,4 @@ export * from './key-metrics';
 export * from './binding-events';
 export * from './upstream-answer';
 export * from './upstream-notaries';
+export * from './resign-sweep';

@@ -4,7 +4,7 @@ import { METRIC_PREFIX } from '@matrix-notary/common';
 import { createKeyMetrics, type KeyMetrics, type KeyStatsReading } from './key-metrics';
 
 /** Outcomes of asking an upstream notary (see upstream-notaries.ts); every one is exported from the start, at 0. */
-export const UPSTREAM_OUTCOMES = ['stored', 'empty', 'refused', 'failed', 'not_stored'] as const;
+export const UPSTREAM_OUTCOMES = ['stored', 'empty', 'refused', 'failed', 'not_stored', 'backing_off', 'rate_limited'] as const;
 
 export interface WorkerMetrics {
   refreshes: Counter<'outcome'>;
@@ -12,6 +12,7 @@ export interface WorkerMetrics {
   fetchSeconds: Histogram<string>;
   keys: KeyMetrics;
   upstreamQueries: Counter<'outcome'>;
+  resignedResponses: Counter<'outcome'>;
 }
 
 export function createWorkerMetrics(registry: Registry, readKeyStats?: () => Promise<KeyStatsReading>): WorkerMetrics {
@@ -31,7 +32,13 @@ export function createWorkerMetrics(registry: Registry, readKeyStats?: () => Pro
     }),
     upstreamQueries: new Counter({
       name: `${METRIC_PREFIX}upstream_queries_total`,
-      help: 'Upstream notaries asked for an origin that could not be reached and had nothing stored, by outcome: stored, empty (it had nothing), refused (its answer failed a check), failed (it could not be asked), not_stored (the signer was unavailable, or a response was stored meanwhile)',
+      help: 'Upstream notaries asked for an origin that could not be reached and had nothing stored, by outcome: stored, empty (it had nothing), refused (its answer failed a check), failed (it could not be asked), not_stored (the signer was unavailable, or a response was stored meanwhile), backing_off and rate_limited (not asked: it failed lately, or its asks of the window are used up)',
+      labelNames: ['outcome'],
+      registers: [registry],
+    }),
+    resignedResponses: new Counter({
+      name: `${METRIC_PREFIX}resigned_responses_total`,
+      help: "Stored responses countersigned again after the notary's signing keys changed, by outcome: resigned, raced (stored anew meanwhile), refused (the signer refused it), unavailable (the signer could not be asked: the sweep starts over later)",
       labelNames: ['outcome'],
       registers: [registry],
     }),

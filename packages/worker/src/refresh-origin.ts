@@ -121,8 +121,12 @@ export async function refreshOrigin(serverName: string, deps: RefreshDeps, attem
     );
     metrics.fetchSeconds.observe((now() - started) / 1000);
     if (fetched instanceof Error) {
-      // Still holding the claim: nobody else fetches the origin while upstreams are asked.
-      const learned = (await deps.upstreams?.learn(serverName)) === true;
+      // Still holding the claim: nobody else fetches the origin while upstreams are asked. Never
+      // for a server whose discovery led to a forbidden address: such a name points the notary
+      // at addresses it must not reach, and no upstream's copy makes it a server to vouch for.
+      const forbidden = (fetched as { hitForbiddenAddress?: boolean }).hitForbiddenAddress === true;
+      if (forbidden && deps.upstreams !== undefined) log.info('not asking upstream notaries: the origin\'s discovery led to an address the notary refuses');
+      const learned = !forbidden && (await deps.upstreams?.learn(serverName)) === true;
       const reason = (fetched as { reason?: string }).reason ?? 'error';
       const { failures, waitMs } = await store.recordFailure(serverName, now(), policy.minIntervalMs, policy.maxBackoffMs);
       await store.noteProblem(serverName, now(), reason, fetched.message);

@@ -5,14 +5,15 @@
 import { Queue, Worker } from 'bullmq';
 import { createLogger, createRegistry, readBannedKeysFile, settleWithin, startMetricsListener, type Logger, type MetricsListener } from '@matrix-notary/common';
 import { FederationClient } from '@matrix-notary/federation';
-import { bullPrefix, FetchEventPublisher, KeyStore, RedisConnections, REFRESH_QUEUE_NAME, type RefreshJobData } from '@matrix-notary/store';
+import { bullPrefix, FetchEventPublisher, KeyStore, RedisConnections, REFRESH_QUEUE_NAME, StoredResponses, UpstreamLimits, type RefreshJobData } from '@matrix-notary/store';
 import type { Registry } from 'prom-client';
 import type { WorkerConfig } from './config';
 import { createWorkerMetrics, registerQueueGauges } from './metrics';
 import { meterSigner, type NotarySigner } from '@matrix-notary/signer-client';
 import { RefreshDeferred, refreshOrigin, type OriginFetcher } from './refresh-origin';
+import { ResignSweeper, type ResignDeps } from './resign-sweep';
 import { SignerGate } from './signer-gate';
-import { UpstreamNotaries, type UpstreamPoster } from './upstream-notaries';
+import { UPSTREAM_ASKS_PER_WINDOW, UPSTREAM_FIRST_BACKOFF_MS, UPSTREAM_WINDOW_MS, UpstreamNotaries, type UpstreamPoster } from './upstream-notaries';
 
 /** Time allowed for countersigning and storing, on top of the origin fetch, in a fetch's lease. */
 const SIGNER_SHARE_MS = 10_000;
@@ -30,6 +31,8 @@ export interface WorkerDeps {
   fetcher?: OriginFetcher;
   /** Replaces how upstream notaries are reached (tests); by default the federation client. */
   upstreamPoster?: UpstreamPoster;
+  /** The re-sign sweep's check interval and pause (tests); by default resign-sweep.ts's. */
+  resignTiming?: Pick<ResignDeps, 'checkIntervalMs' | 'pause' | 'batchSize'>;
 }
 
 export interface WorkerHandle {
@@ -51,6 +54,7 @@ export async function startWorker(config: WorkerConfig, deps: WorkerDeps): Promi
   let metricsListener: MetricsListener | undefined;
   let federation: FederationClient | undefined;
   let queueView: Queue<RefreshJobData> | undefined;
+  let stopSweeper = async (): Promise<void> => undefined;
   try {
     const store = new KeyStore(redis, { prefix: config.redisPrefix, bannedKeys });
     const events = new FetchEventPublisher(redis, config.redisPrefix);
@@ -87,6 +91,12 @@ export async function startWorker(config: WorkerConfig, deps: WorkerDeps): Promi
           upstreams: config.upstreamNotaries,
           poster: deps.upstreamPoster ?? (federation as FederationClient),
           store,
+          limits: new UpstreamLimits(redis, config.redisPrefix, {
+            windowMs: UPSTREAM_WINDOW_MS,
+            asksPerWindow: UPSTREAM_ASKS_PER_WINDOW,
+            firstBackoffMs: UPSTREAM_FIRST_BACKOFF_MS,
+            maxBackoffMs: config.originMaxBackoffMs,
+          }),
           signer,
           gate,
           policy: {
@@ -125,6 +135,19 @@ export async function startWorker(config: WorkerConfig, deps: WorkerDeps): Promi
     });
     connections.watchBullmq(worker, 'jobs', { ownConnections: true });
     await worker.waitUntilReady();
+    // Stored responses signed before the signer's keys changed are re-signed in the background.
+    const sweeper = new ResignSweeper({
+      responses: new StoredResponses(redis, config.redisPrefix),
+      signer,
+      gate,
+      notaryServerName: config.serverName,
+      bannedKeys,
+      logger,
+      resigned: metrics.resignedResponses,
+      ...deps.resignTiming,
+    });
+    sweeper.start();
+    stopSweeper = () => sweeper.stop();
     // Healthy while it consumes the queue; a Redis outage is not a reason to restart the worker
     // (it reconnects by itself), so it does not fail the probe.
     const health = async (): Promise<void> => {
@@ -147,6 +170,7 @@ export async function startWorker(config: WorkerConfig, deps: WorkerDeps): Promi
       async stop() {
         if (stopped) return;
         stopped = true;
+        await stopSweeper();
         // Running jobs finish while Redis is there to record them; without Redis they cannot.
         await worker.close(bullRedis.status !== 'ready');
         // Its own blocking connection, which a close without Redis leaves reconnecting.
@@ -158,6 +182,7 @@ export async function startWorker(config: WorkerConfig, deps: WorkerDeps): Promi
       },
     };
   } catch (err) {
+    await stopSweeper();
     await metricsListener?.stop();
     await federation?.close();
     await settleWithin(queueView?.close() ?? Promise.resolve(), QUEUE_CLOSE_MS);

@@ -66,6 +66,8 @@ export function checkUpstreamAnswer(body: Buffer, identity: NotaryIdentity, poli
   let best: Extract<UpstreamAnswerCheck, { outcome: 'usable' }> | undefined;
   let firstRefusal: UpstreamAnswerCheck | undefined;
   let asked = 0;
+  /** Key ID → body, over every entry that passed: two bodies for one key ID refuse the answer. */
+  const bodies = new Map<string, string>();
   for (const entry of entries) {
     if (!isPlainObject(entry) || entry.server_name !== policy.serverName) continue;
     asked++;
@@ -78,6 +80,15 @@ export function checkUpstreamAnswer(body: Buffer, identity: NotaryIdentity, poli
     if (!check.ok) {
       firstRefusal ??= refused(check.reason, check.message);
       continue;
+    }
+    for (const key of check.keys) {
+      const seen = bodies.get(key.keyId);
+      // The origin signed both, at different times: which body was its first for that key ID
+      // (MSC4499's binding) cannot be told from here, so neither is learned.
+      if (seen !== undefined && seen !== key.body) {
+        return refused('collision', `the answer gives ${key.keyId} two different keys in two responses of ${policy.serverName}`);
+      }
+      bodies.set(key.keyId, key.body);
     }
     if (best === undefined || check.response.valid_until_ts > best.response.valid_until_ts) {
       // What the signer countersigns: the entry as canonical JSON (the upstream's signature is

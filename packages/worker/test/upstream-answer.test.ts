@@ -146,3 +146,12 @@ test('a good entry wins over bad ones for the same origin; only bad ones give th
   checkUpstreamAnswer(Buffer.from(text), identity, policy);
   expect(parseStrictJson(text)).toEqual({ server_keys: [good] });
 });
+
+test('two responses of the origin that give one key ID two different keys: refused as a collision (no first binding can be told)', () => {
+  const before = countersign(originResponse({ valid_until_ts: NOW_MS + 2 * DAY_MS }));
+  const reused = keyPairFromSeed(generateSeed());
+  const after = countersign(originResponse({ verify_keys: { 'ed25519:o1': { key: encodeBase64(reused.publicKey) } } }, ORIGIN, reused));
+  expect(checkUpstreamAnswer(answer(before, after), identity, policy)).toMatchObject({ outcome: 'refused', reason: 'collision' });
+  // The same key in both is fine: the one valid longest is kept.
+  expect(checkUpstreamAnswer(answer(before, countersign(originResponse())), identity, policy)).toMatchObject({ outcome: 'usable' });
+});

@@ -10,9 +10,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { Writable } from 'node:stream';
 import { createLogger, VariableReader } from '@matrix-notary/common';
-import { keyFingerprint, verifyJsonSignature, type JsonObject } from '@matrix-notary/protocol';
-import { createRedis, describeOriginRecord, KeyStore } from '@matrix-notary/store';
-import { FakeOrigin, testRedisUrl, type OriginKey } from '@matrix-notary/testing';
+import { encodeBase64, keyFingerprint, signDetached, signedBytes, verifyJsonSignature, type JsonObject } from '@matrix-notary/protocol';
+import { createRedis, describeOriginRecord, KeyStore, UpstreamLimits } from '@matrix-notary/store';
+import { createTestCa, FakeOrigin, testRedisUrl, type OriginKey } from '@matrix-notary/testing';
 import { Registry } from 'prom-client';
 import { makeKey, type TestKey } from '../../keyring/test/helpers';
 import { startFakeNotary, type FakeNotary } from '../../keyring/test/fake-notary';
@@ -221,6 +221,39 @@ describe('an origin that cannot be reached, with nothing stored', () => {
     expect((await inspect(n, origin.serverName)).responses).toEqual([]);
   });
 
+  test.each<[string, (origin: FakeOrigin, known: JsonObject) => Parameters<typeof fakeUpstream>, string]>([
+    [
+      'a forged origin signature (the keys as the origin gave them, signed by another key under its key ID)',
+      (origin, known) => {
+        const forger = FakeOrigin.newKey('ed25519:a1');
+        const forge = (r: JsonObject): JsonObject => ({
+          ...r,
+          signatures: { [origin.serverName]: { 'ed25519:a1': encodeBase64(signDetached(signedBytes(r), forger.pair.secretKey)) } },
+        });
+        return [{ [origin.serverName]: [known] }, { tamper: forge }];
+      },
+      'bad_signature',
+    ],
+    [
+      'a colliding key body (two responses, both signed by the origin, giving its key ID two keys)',
+      (origin, known) => {
+        origin.current = [FakeOrigin.newKey('ed25519:a1')];
+        return [{ [origin.serverName]: [known, origin.response() as JsonObject] }];
+      },
+      'collision',
+    ],
+  ])('an upstream answer with %s is refused: nothing stored, counted, logged', async (_label, build, reason) => {
+    const { origin, known } = await unreachableOrigin();
+    const upstream = await fakeUpstream(...build(origin, known));
+    const n = await notaryWith([{ notary: upstream }]);
+    const res = await query(n, origin.serverName, ['ed25519:a1']);
+    expect(res.json.server_keys).toEqual([]);
+    expect(upstream.queries).toHaveLength(1);
+    expect([await upstreamAsks(n, 'refused'), await upstreamAsks(n, 'stored')]).toEqual([1, 0]);
+    expect(logLines(n).find((l) => l.upstream === UPSTREAM)).toMatchObject({ level: 'warn', reason });
+    expect((await inspect(n, origin.serverName)).responses).toEqual([]);
+  });
+
   test('an upstream answered over HTTPS (certificate from the test CA) is asked like one over HTTP', async () => {
     const { origin, known } = await unreachableOrigin();
     const tls = await bed.issue({ ips: ['127.0.0.1'] });
@@ -276,15 +309,33 @@ describe('when the upstreams are not asked', () => {
     expect(upstream.queries).toEqual([]);
   });
 
+  test('never for a server whose discovery led to a forbidden address, even though the upstream holds it', async () => {
+    // 127.0.0.50 is not in the notary's NOTARY_ALLOWED_ADDRESSES (only 127.0.0.1 is).
+    const outside = await FakeOrigin.start({ ca: await createTestCa(), bind: '127.0.0.50' });
+    closers.push(() => outside.stop());
+    const upstream = await fakeUpstream({ [outside.serverName]: [outside.response() as JsonObject] });
+    const n = await notaryWith([{ notary: upstream }]);
+    const res = await query(n, outside.serverName, ['ed25519:a1']);
+    expect(res.json.server_keys).toEqual([]);
+    expect(await eventually(async () => (await counterValue(n.registries, 'matrix_notary_refreshes_total', { outcome: 'failed' })) === 1)).toBe(true);
+    expect(upstream.queries).toEqual([]);
+    expect(outside.fetches).toBe(0);
+    expect(await upstreamAsks(n, 'stored') + (await upstreamAsks(n, 'failed'))).toBe(0);
+    expect(logLines(n).find((l) => /not asking upstream notaries/.test(String(l.msg)))).toMatchObject({ level: 'info', origin: outside.serverName });
+    expect((await inspect(n, outside.serverName)).fetch.last_error?.reason).toBe('forbidden_address');
+  });
+
   test("never about the notary's own name", async () => {
     const poster = { calls: 0, postJson: async () => ((poster.calls += 1), { statusCode: 200, body: Buffer.from('{"server_keys":[]}') }) };
     const redis = createRedis(testRedisUrl(), { connectionName: 'upstream-own-name' });
     closers.push(async () => void (await redis.quit()));
     const registry = new Registry();
+    const prefix = `own-name-${Date.now()}`;
     const upstreams = new UpstreamNotaries({
       upstreams: [{ serverName: UPSTREAM, url: 'http://127.0.0.1:9/', verifyKeys: { [upstreamKey.keyId]: upstreamKey.publicKeyBase64 } }],
       poster,
-      store: new KeyStore(redis, { prefix: `own-name-${Date.now()}` }),
+      store: new KeyStore(redis, { prefix }),
+      limits: new UpstreamLimits(redis, prefix, { windowMs: 1000, asksPerWindow: 10, firstBackoffMs: 1000, maxBackoffMs: 1000 }),
       signer: { countersign: async (b: Buffer) => b },
       gate: new SignerGate(async () => undefined),
       policy: { notaryServerName: NOTARY_NAME, minKeyValidityMs: 0, timeoutMs: 1000 },
