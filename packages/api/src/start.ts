@@ -77,7 +77,7 @@ export async function startApi(config: ApiConfig, deps: ApiDeps): Promise<ApiHan
   try {
     const store = new KeyStore(redis, { prefix: config.redisPrefix, bannedKeys });
     queue = new RefreshQueue(queueRedis, { prefix: config.redisPrefix, maxWaitingJobs: config.maxQueuedFetches });
-    connections.watchBullmq(queue.queue, 'queue', { ownConnections: false });
+    connections.watchBullmq(queue, 'queue', { ownConnections: false });
     const waiter = new FetchWaiter(subscriber, config.redisPrefix);
     await waiter.start();
     const ownKeys = new OwnKeysCache(meterSigner(deps.signer, registry), logger);
