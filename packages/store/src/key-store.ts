@@ -1,7 +1,9 @@
 /**
- * The notary's Redis model for origin responses, key-ID bindings, rate limits and backoff. Every
- * write is one Lua script on one origin's record, so reads and writes that belong together are
- * never split; a cache hit is one HMGET of fixed fields (the record's layout: origin-record.ts).
+ * The notary's Redis model for origin responses, key-ID bindings, fetch intervals and backoff (the
+ * layout: ../SCHEMA.md). Every write to an origin's record that reads it first is one Lua script
+ * on that one record, so reads and writes that belong together are never split (releaseClaim's
+ * two blind writes go in one MULTI); the cluster-wide binding counts are plain HINCRBYs after the
+ * script. A cache hit is one HMGET of fixed fields.
  */
 import { KEY_VALIDITY_CAP_MS, MAX_RETIRED_KEYS_PER_ORIGIN, type BannedKeys, type ResponseKey } from '@matrix-notary/protocol';
 import { keyStatsKey, originRecordKey } from './keys';
@@ -446,7 +448,7 @@ function pairs(flat: readonly string[]): Array<[string, string]> {
   return out;
 }
 
-/** Fixed fields read for every lookup; the asked-for key IDs' `k:` fields follow them. */
+/** Fixed fields read for every lookup (SCHEMA.md); the asked-for key IDs' `k:` fields follow them. */
 const LOOKUP_FIELDS = ['latest', 'next', 'fetched', 'rq', 'busy'] as const;
 
 function keyFields(keyIds: readonly string[]): string[] {
