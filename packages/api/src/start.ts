@@ -43,7 +43,7 @@ export interface HttpTimeouts {
   checkIntervalMs: number;
 }
 
-export const HTTP_TIMEOUTS: HttpTimeouts = { headersMs: 20_000, requestMs: 30_000, keepAliveMs: 65_000, checkIntervalMs: 5_000 };
+export const HTTP_TIMEOUTS: Readonly<HttpTimeouts> = Object.freeze({ headersMs: 20_000, requestMs: 30_000, keepAliveMs: 65_000, checkIntervalMs: 5_000 });
 
 export interface ApiHandle {
   port: number;
