@@ -30,6 +30,14 @@ export interface WorkerDeps {
   fetcher?: OriginFetcher;
   /** Replaces how upstream notaries are reached (tests); by default the federation client. */
   upstreamPoster?: UpstreamPoster;
+  /**
+   * The worker's clock (ms since the epoch; default Date.now): what it records and judges about
+   * origins (claims, fetch and failure times, backoff, a response's validity, upstream answers).
+   * Tests pass one they move by hand, the same as the api's. Timers and timeouts run on real time,
+   * and so do the signer probe's rate and the queue gauges (they compare with BullMQ's own
+   * timestamps).
+   */
+  now?: () => number;
 }
 
 export interface WorkerHandle {
@@ -90,9 +98,10 @@ export async function startWorker(config: WorkerConfig, deps: WorkerDeps): Promi
           },
           logger,
           metrics,
+          now: deps.now,
         })
       : undefined;
-    const refreshDeps = { store, events, fetcher, signer, gate, policy, logger, metrics, upstreams };
+    const refreshDeps = { store, events, fetcher, signer, gate, policy, logger, metrics, upstreams, now: deps.now };
     const worker = new Worker<RefreshJobData>(
       REFRESH_QUEUE_NAME,
       async (job) =>
