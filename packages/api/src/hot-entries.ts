@@ -104,7 +104,7 @@ export class HotEntries {
 
   /** Keeps a Redis answer that needed no fetch. */
   remember(q: ServerKeyQuery, result: LookupResult, nowMs: number): void {
-    if (result.needFetch || result.validUntilTs === undefined || result.entries.length === 0) return;
+    if (result.action !== 'serve' || result.validUntilTs === undefined || result.entries.length === 0) return;
     let size = 0;
     for (const e of result.entries) size += e.length;
     if (size > MAX_ENTRY_BYTES) return;

@@ -9,7 +9,7 @@ import { badJson, internalError, MatrixError, notJson, readRequestBody, sendMatr
 import { checkJsonNumbers } from '@matrix-notary/protocol';
 import type { ClientIdentifier } from './client-address';
 import type { ClientLimits } from './client-limits';
-import { parseGetQuery, parseServerCriteria, postQueryServers, type QueryLimits, type ServerKeyQuery } from './key-query';
+import { KeyQueryParser, type QueryLimits, type ServerKeyQuery } from './key-query';
 import type { ApiMetrics, RouteLabel } from './metrics';
 import type { OwnKeysCache } from './own-keys-cache';
 import type { QueryService } from './query-service';
@@ -52,6 +52,7 @@ export function limitExceeded(retryAfterMs: number): MatrixError {
 
 export function createRequestHandler(deps: HandlerDeps): (req: IncomingMessage, res: ServerResponse) => void {
   const now = deps.now ?? Date.now;
+  const parser = new KeyQueryParser(deps.limits);
   // The recorders of the answers served synchronously, made once.
   const getHit = deps.metrics.recorder('query_get', 'GET', 200);
   const serverHit = deps.metrics.recorder('server', 'GET', 200);
@@ -96,7 +97,7 @@ export function createRequestHandler(deps: HandlerDeps): (req: IncomingMessage, 
     if (req.method !== 'GET' && req.method !== 'HEAD') throw unrecognized(405);
     const client = await admit(req);
     const arrived = now();
-    const q = parseGetQuery(path.slice(QUERY_PATH.length + 1), search, arrived);
+    const q = parser.getQuery(path.slice(QUERY_PATH.length + 1), search, arrived);
     send(res, 200, await deps.query.answer([q], client, arrived + deps.fetchWaitMs));
     finish('query_get', req, started, 200);
   };
@@ -123,11 +124,11 @@ export function createRequestHandler(deps: HandlerDeps): (req: IncomingMessage, 
     } catch (err) {
       throw badJson(`${(err as Error).message}: numbers in a key query are integers written as integers`);
     }
-    const servers = postQueryServers(body, deps.limits);
+    const servers = parser.postServers(body);
     const queries: ServerKeyQuery[] = new Array(servers.length);
     for (let i = 0; i < servers.length; i++) {
       if (i > 0 && i % SLICE_SERVERS === 0) await nextTurn();
-      queries[i] = parseServerCriteria(servers[i][0], servers[i][1], deps.limits, arrived);
+      queries[i] = parser.serverCriteria(servers[i][0], servers[i][1], arrived);
     }
     send(res, 200, await deps.query.answer(queries, client, arrived + deps.fetchWaitMs));
     finish('query_post', req, started, 200);
@@ -149,7 +150,7 @@ export function createRequestHandler(deps: HandlerDeps): (req: IncomingMessage, 
     }
     let q;
     try {
-      q = parseGetQuery(path.slice(QUERY_PATH.length + 1), search, now());
+      q = parser.getQuery(path.slice(QUERY_PATH.length + 1), search, now());
     } catch {
       return false; // the async path says what is wrong
     }

@@ -10,7 +10,7 @@
  * 503 when it has none (behaviour 11).
  */
 import { MatrixError, type Logger } from '@matrix-notary/common';
-import type { FetchWaiter, KeyStore, LookupResult, RefreshQueue } from '@matrix-notary/store';
+import type { FetchWaiter, KeyStore, LookupAction, LookupResult, RefreshQueue } from '@matrix-notary/store';
 import type { Client } from './client-address';
 import type { ClientLimits } from './client-limits';
 import { HotEntries } from './hot-entries';
@@ -19,6 +19,9 @@ import { nextTurn, SLICE_SERVERS } from './work-slices';
 import type { ServerKeyQuery } from './key-query';
 import type { ApiMetrics } from './metrics';
 import type { OwnKeysCache } from './own-keys-cache';
+
+/** How each lookup action is counted in matrix_notary_query_servers_total{result}. */
+const SERVER_RESULT = { serve: 'hit', fetch: 'fetch', wait: 'fetch', serveStale: 'stale' } as const satisfies Record<LookupAction, 'hit' | 'fetch' | 'stale'>;
 
 /** What a caller is told to wait when the key store is unreachable. */
 export const STORE_UNAVAILABLE_RETRY_MS = 5000;
@@ -107,16 +110,24 @@ export class QueryService {
     results.forEach((r, j) => {
       entries[remoteIndex[j]] = r.entries;
       this.hot.remember(remote[j], r, lookedUpAt);
-      // A fetch already in flight (another request's, maybe on another pod) is waited for too:
-      // queueing again is harmless (same job ID, or superseded by the fetch that just ended).
-      if (r.needFetch && (r.mayFetch || r.fetchInFlight)) {
-        // Contacting an origin the notary holds nothing for is what the client's budget counts.
-        if (r.entries.length === 0 && !r.fetchInFlight) newOrigins.push(j);
-        else toFetch.push(j);
-      } else if (r.refreshDue) {
-        toRefresh.push(remote[j].serverName);
+      switch (r.action) {
+        case 'serve':
+          if (r.refreshDue) toRefresh.push(remote[j].serverName);
+          break;
+        case 'fetch':
+          // Contacting an origin the notary holds nothing for is what the client's budget counts.
+          if (r.entries.length === 0) newOrigins.push(j);
+          else toFetch.push(j);
+          break;
+        case 'wait':
+          // A fetch in flight (another request's, maybe on another pod) is waited for like our own:
+          // queueing again is harmless (same job ID, or superseded by the fetch that just ended).
+          toFetch.push(j);
+          break;
+        case 'serveStale':
+          break;
       }
-      deps.metrics.serverResults[r.needFetch ? (r.mayFetch || r.fetchInFlight ? 'fetch' : 'stale') : 'hit'].inc();
+      deps.metrics.serverResults[SERVER_RESULT[r.action]].inc();
     });
 
     if (toRefresh.length > 0) this.requestInBackground(toRefresh, lookedUpAt);

@@ -27,6 +27,14 @@ export interface ApiDeps {
   registry?: Registry;
   /** Tests shorten these to see slow clients cut off without waiting half a minute. */
   httpTimeouts?: HttpTimeouts;
+  /**
+   * The api's clock (ms since the epoch; default Date.now): when a query arrived and the default
+   * minimum_valid_until_ts, what the store lookup judges (validity, fetch interval, refresh
+   * elections), the in-pod copy's lifetime and the own-keys renewal. Tests pass one they move by
+   * hand, the same as the worker's and the signer's. Timers (the fetch wait, HTTP timeouts) run
+   * on real time.
+   */
+  now?: () => number;
 }
 
 /**
@@ -43,7 +51,7 @@ export interface HttpTimeouts {
   checkIntervalMs: number;
 }
 
-export const HTTP_TIMEOUTS: HttpTimeouts = { headersMs: 20_000, requestMs: 30_000, keepAliveMs: 65_000, checkIntervalMs: 5_000 };
+export const HTTP_TIMEOUTS: Readonly<HttpTimeouts> = Object.freeze({ headersMs: 20_000, requestMs: 30_000, keepAliveMs: 65_000, checkIntervalMs: 5_000 });
 
 export interface ApiHandle {
   port: number;
@@ -77,10 +85,10 @@ export async function startApi(config: ApiConfig, deps: ApiDeps): Promise<ApiHan
   try {
     const store = new KeyStore(redis, { prefix: config.redisPrefix, bannedKeys });
     queue = new RefreshQueue(queueRedis, { prefix: config.redisPrefix, maxWaitingJobs: config.maxQueuedFetches });
-    connections.watchBullmq(queue.queue, 'queue', { ownConnections: false });
+    connections.watchBullmq(queue, 'queue', { ownConnections: false });
     const waiter = new FetchWaiter(subscriber, config.redisPrefix);
     await waiter.start();
-    const ownKeys = new OwnKeysCache(meterSigner(deps.signer, registry), logger);
+    const ownKeys = new OwnKeysCache(meterSigner(deps.signer, registry), logger, deps.now);
     await ownKeys.start();
     const metrics = createApiMetrics(registry);
     const clientLimits = new ClientLimits(redis, config.redisPrefix, config.clients);
@@ -94,6 +102,7 @@ export async function startApi(config: ApiConfig, deps: ApiDeps): Promise<ApiHan
       storeUsable: watchConnection(redis),
       logger,
       metrics,
+      now: deps.now,
     });
     let stopping = false;
     // Ready while this pod can answer: until it stops. A Redis outage every pod shares is not a
@@ -114,6 +123,7 @@ export async function startApi(config: ApiConfig, deps: ApiDeps): Promise<ApiHan
       metrics,
       logger,
       fallback: app,
+      now: deps.now,
     });
     // requireHostHeader: Node would answer an HTTP/1.1 request without Host with a bare 400; the
     // handler refuses it with a Matrix error instead (createRequestHandler).

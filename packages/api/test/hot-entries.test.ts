@@ -3,7 +3,7 @@ import { HotEntries } from '../src/hot-entries';
 
 const NOW = 1_700_000_000_000;
 const bytes = Buffer.from('{"server_name":"a.example"}');
-const hit = (validUntilTs: number): LookupResult => ({ needFetch: false, mayFetch: true, fetchInFlight: false, refreshDue: false, entries: [bytes], validUntilTs });
+const hit = (validUntilTs: number): LookupResult => ({ action: 'serve', refreshDue: false, entries: [bytes], validUntilTs });
 const q = (keyIds: string[], minValidUntilTs = NOW) => ({ serverName: 'a.example', keyIds, minValidUntilTs });
 
 test('a hit is served from memory until its TTL ends', () => {
@@ -22,9 +22,11 @@ test('minimum_valid_until_ts is judged against the copy: a later one goes to Red
 
 test('answers that needed a fetch, or hold nothing, are never kept', () => {
   const hot = new HotEntries(1000);
-  hot.remember(q([]), { ...hit(NOW + 5000), needFetch: true }, NOW);
-  hot.remember(q(['ed25519:b']), { needFetch: false, mayFetch: true, fetchInFlight: false, refreshDue: false, entries: [] }, NOW);
-  expect(hot.get(q([]), NOW)).toBeUndefined();
+  for (const action of ['fetch', 'wait', 'serveStale'] as const) {
+    hot.remember(q([]), { ...hit(NOW + 5000), action }, NOW);
+    expect(hot.get(q([]), NOW)).toBeUndefined();
+  }
+  hot.remember(q(['ed25519:b']), { action: 'serve', refreshDue: false, entries: [] }, NOW);
   expect(hot.get(q(['ed25519:b']), NOW)).toBeUndefined();
 });
 

@@ -16,7 +16,7 @@ import { MatrixError } from '@matrix-notary/common';
 import { checkJsonNumbers } from '@matrix-notary/protocol';
 import { bullPrefix, refreshJobId, REFRESH_QUEUE_NAME } from '@matrix-notary/store';
 import { createTestCa, testRedisUrl } from '@matrix-notary/testing';
-import { parseGetQuery, parsePostQuery } from '../src/key-query';
+import { KeyQueryParser } from '../src/key-query';
 import { NOTARY_NAME, startNotary, type Notary } from './notary-harness';
 import { exchange, type RawResponse } from './raw-http';
 import { changedKeys, takeSnapshot, type RedisSnapshot } from './redis-snapshot';
@@ -36,6 +36,8 @@ import {
 
 const MAX_BODY_BYTES = 16 * 1024;
 const LIMITS = { maxServersPerQuery: 20, maxKeysPerServer: 4 };
+/** The pure parser the handler runs, with the notary's limits. */
+const parser = new KeyQueryParser(LIMITS);
 const QUERY_PATH = '/_matrix/key/v2/query';
 const SERVER_PATH = '/_matrix/key/v2/server';
 
@@ -302,7 +304,7 @@ function expectedForQuery(r: Request): Expected | undefined {
   if (path.startsWith(`${QUERY_PATH}/`)) {
     if (r.method !== 'GET' && r.method !== 'HEAD') return { status: 405, errcode: 'M_UNRECOGNIZED', names: [] };
     try {
-      return { status: 200, names: [parseGetQuery(path.slice(QUERY_PATH.length + 1), search, 0).serverName] };
+      return { status: 200, names: [parser.getQuery(path.slice(QUERY_PATH.length + 1), search, 0).serverName] };
     } catch (err) {
       return refused(err);
     }
@@ -324,7 +326,7 @@ function expectedForQuery(r: Request): Expected | undefined {
     return { status: 400, errcode: 'M_BAD_JSON', names: [] };
   }
   try {
-    return { status: 200, names: parsePostQuery(parsed, LIMITS, 0).map((q) => q.serverName) };
+    return { status: 200, names: parser.postQuery(parsed, 0).map((q) => q.serverName) };
   } catch (err) {
     return refused(err);
   }

@@ -6,7 +6,7 @@
 import fc from 'fast-check';
 import { MatrixError } from '@matrix-notary/common';
 import { isValidKeyId, nonCanonicalServerNameReason } from '@matrix-notary/protocol';
-import { parseGetQuery, parsePostQuery, type QueryLimits, type ServerKeyQuery } from '../src/key-query';
+import { KeyQueryParser, type QueryLimits, type ServerKeyQuery } from '../src/key-query';
 import {
   anyServerName,
   invalidKeyId,
@@ -20,6 +20,18 @@ import {
 } from '../../protocol/test/arbitraries';
 
 const now = fc.integer({ min: 0, max: 4_000_000_000_000 });
+
+/** One parser for every GET case, as one request handler parses every request: its caches carry over. */
+const getParser = new KeyQueryParser({ maxServersPerQuery: 1, maxKeysPerServer: 1 });
+const parseGetQuery = (rest: string, search: string, nowMs: number) => getParser.getQuery(rest, search, nowMs);
+/** A POST body parsed under the given limits: one parser per set of limits, as a handler has one for its own. */
+const postParsers = new Map<string, KeyQueryParser>();
+function parsePostQuery(body: unknown, limits: QueryLimits, nowMs: number): ServerKeyQuery[] {
+  const key = `${limits.maxServersPerQuery}/${limits.maxKeysPerServer}`;
+  let parser = postParsers.get(key);
+  if (parser === undefined) postParsers.set(key, (parser = new KeyQueryParser(limits)));
+  return parser.postQuery(body, nowMs);
+}
 
 /** The outcome of a parse: the queries, or the MatrixError's status and errcode. Any other exception fails the test. */
 function outcome<T>(parse: () => T): { ok: true; value: T } | { ok: false; status: number; errcode: string } {

@@ -1,8 +1,9 @@
 import { MatrixError } from '@matrix-notary/common';
-import { parseGetQuery, parsePostQuery } from '../src/key-query';
+import { KeyQueryParser } from '../src/key-query';
 
 const LIMITS = { maxServersPerQuery: 3, maxKeysPerServer: 2 };
 const NOW = 1_700_000_000_000;
+const parser = new KeyQueryParser(LIMITS);
 
 function errcodeOf(fn: () => unknown): [number, string] {
   try {
@@ -14,13 +15,13 @@ function errcodeOf(fn: () => unknown): [number, string] {
   throw new Error('expected a MatrixError');
 }
 
-describe('parseGetQuery', () => {
+describe('KeyQueryParser.getQuery', () => {
   test('all three path forms and the query parameter', () => {
-    expect(parseGetQuery('example.org', '', NOW)).toEqual({ serverName: 'example.org', keyIds: [], minValidUntilTs: NOW });
-    expect(parseGetQuery('example.org:8448/ed25519%3Aabc', '', NOW)).toEqual({ serverName: 'example.org:8448', keyIds: ['ed25519:abc'], minValidUntilTs: NOW });
-    expect(parseGetQuery('%5B%3A%3A1%5D%3A8448/ed25519:abc/123', '', NOW)).toEqual({ serverName: '[::1]:8448', keyIds: ['ed25519:abc'], minValidUntilTs: 123 });
-    expect(parseGetQuery('example.org', 'minimum_valid_until_ts=456', NOW).minValidUntilTs).toBe(456);
-    expect(parseGetQuery('example.org/', '', NOW).keyIds).toEqual([]);
+    expect(parser.getQuery('example.org', '', NOW)).toEqual({ serverName: 'example.org', keyIds: [], minValidUntilTs: NOW });
+    expect(parser.getQuery('example.org:8448/ed25519%3Aabc', '', NOW)).toEqual({ serverName: 'example.org:8448', keyIds: ['ed25519:abc'], minValidUntilTs: NOW });
+    expect(parser.getQuery('%5B%3A%3A1%5D%3A8448/ed25519:abc/123', '', NOW)).toEqual({ serverName: '[::1]:8448', keyIds: ['ed25519:abc'], minValidUntilTs: 123 });
+    expect(parser.getQuery('example.org', 'minimum_valid_until_ts=456', NOW).minValidUntilTs).toBe(456);
+    expect(parser.getQuery('example.org/', '', NOW).keyIds).toEqual([]);
   });
 
   test.each([
@@ -36,13 +37,30 @@ describe('parseGetQuery', () => {
     ['bad percent-encoding', 'example.org%zz', ''],
     ['too many segments', 'example.org/ed25519:a/1/extra', ''],
   ])('%s is 400 M_INVALID_PARAM', (_name, rest, search) => {
-    expect(errcodeOf(() => parseGetQuery(rest, search, NOW))).toEqual([400, 'M_INVALID_PARAM']);
+    expect(errcodeOf(() => parser.getQuery(rest, search, NOW))).toEqual([400, 'M_INVALID_PARAM']);
   });
 });
 
-describe('parsePostQuery', () => {
+describe('KeyQueryParser: what it remembers', () => {
+  test('a remembered GET parse hands out key IDs no caller can change', () => {
+    const first = parser.getQuery('remembered.example/ed25519:a', '', NOW);
+    expect(() => (first.keyIds as string[]).push('ed25519:injected')).toThrow(TypeError);
+    const second = parser.getQuery('remembered.example/ed25519:a', '', NOW);
+    expect(second.keyIds).toEqual(['ed25519:a']);
+    expect(second).not.toBe(first); // a query of its own each time; only the frozen key IDs are shared
+  });
+
+  test('each parser has caches of its own: one parser\'s limits or memory never reach another', () => {
+    const tight = new KeyQueryParser({ maxServersPerQuery: 1, maxKeysPerServer: 1 });
+    const body = { server_keys: { 'a.example': {}, 'b.example': {} } };
+    expect(parser.postQuery(body, NOW)).toHaveLength(2);
+    expect(errcodeOf(() => tight.postQuery(body, NOW))).toEqual([413, 'M_TOO_LARGE']);
+  });
+});
+
+describe('KeyQueryParser.postQuery', () => {
   test('the spec form, the empty criteria form and the legacy list form', () => {
-    const q = parsePostQuery(
+    const q = parser.postQuery(
       {
         server_keys: {
           'a.example': { 'ed25519:x': { minimum_valid_until_ts: 5 }, 'ed25519:y': { minimum_valid_until_ts: 9 } },
@@ -50,7 +68,6 @@ describe('parsePostQuery', () => {
           'c.example': ['ed25519:z', 'ed25519:z'],
         },
       },
-      LIMITS,
       NOW,
     );
     expect(q).toEqual([
@@ -76,7 +93,7 @@ describe('parsePostQuery', () => {
     ['more key IDs than the limit', { server_keys: { a: { 'ed25519:1': {}, 'ed25519:2': {}, 'ed25519:3': {} } } }, [413, 'M_TOO_LARGE']],
     ['a legacy list longer than the limit', { server_keys: { a: ['ed25519:1', 'ed25519:2', 'ed25519:3'] } }, [413, 'M_TOO_LARGE']],
   ])('%s', (_name, body, expected) => {
-    expect(errcodeOf(() => parsePostQuery(body, LIMITS, NOW))).toEqual(expected);
+    expect(errcodeOf(() => parser.postQuery(body, NOW))).toEqual(expected);
   });
 });
 
@@ -91,16 +108,16 @@ describe('one spelling per origin', () => {
     ['a non-canonical IPv6 literal', '[0:0:0:0:0:0:0:1]:8448'],
     ['an upper-case IPv6 literal', '[FE80::1]'],
   ])('%s is refused with M_INVALID_PARAM, naming the canonical form where there is one', (_what, name) => {
-    expect(errcodeOf(() => parsePostQuery({ server_keys: { [name]: {} } }, LIMITS, NOW))).toEqual([400, 'M_INVALID_PARAM']);
-    expect(errcodeOf(() => parseGetQuery(encodeURIComponent(name), '', NOW))).toEqual([400, 'M_INVALID_PARAM']);
+    expect(errcodeOf(() => parser.postQuery({ server_keys: { [name]: {} } }, NOW))).toEqual([400, 'M_INVALID_PARAM']);
+    expect(errcodeOf(() => parser.getQuery(encodeURIComponent(name), '', NOW))).toEqual([400, 'M_INVALID_PARAM']);
   });
 
   test.each(['example.org', 'example.org:8448', '1.2.3.4', '1.2.3.4:8448', '[::1]', '[2001:db8::1]:8448', 'xn--bcher-kva.example'])('%s is accepted', (name) => {
-    expect(parsePostQuery({ server_keys: { [name]: {} } }, LIMITS, NOW)[0].serverName).toBe(name);
+    expect(parser.postQuery({ server_keys: { [name]: {} } }, NOW)[0].serverName).toBe(name);
   });
 });
 
 test('a key asked without minimum_valid_until_ts counts as "valid now" beside one asked with an older time', () => {
-  const [q] = parsePostQuery({ server_keys: { 'a.example': { 'ed25519:a': {}, 'ed25519:b': { minimum_valid_until_ts: 5 } } } }, LIMITS, NOW);
+  const [q] = parser.postQuery({ server_keys: { 'a.example': { 'ed25519:a': {}, 'ed25519:b': { minimum_valid_until_ts: 5 } } } }, NOW);
   expect(q.minValidUntilTs).toBe(NOW);
 });

@@ -38,6 +38,27 @@ export interface NotaryOptions {
   apis?: number;
   workers?: number;
   httpTimeouts?: HttpTimeouts;
+  /** The clock of every role (api, worker, signer); default the wall clock. See TestClock. */
+  now?: () => number;
+}
+
+/**
+ * A clock a test moves by hand, passed to every role as `now`: the notary then sees exactly the
+ * times the test sets (fetch times, half-lives, intervals), however long the test really takes.
+ * It starts at the wall clock's time, so certificates and BullMQ, which use real time, agree.
+ */
+export class TestClock {
+  private ms = Date.now();
+  readonly now = (): number => this.ms;
+
+  set(ms: number): void {
+    if (ms < this.ms) throw new Error(`the test clock only moves forward (at ${this.ms}, asked for ${ms})`);
+    this.ms = ms;
+  }
+
+  advance(ms: number): void {
+    this.set(this.ms + ms);
+  }
 }
 
 export async function startNotary(opts: NotaryOptions): Promise<Notary> {
@@ -78,6 +99,7 @@ export async function startNotary(opts: NotaryOptions): Promise<Notary> {
     key: { version: 'test1', seed: generateSeed() },
     oldKeys: {},
     ownKeyValidityMs: 24 * 60 * 60 * 1000,
+    now: opts.now,
   });
   const roleSigner = opts.wrapSigner ? opts.wrapSigner(signer) : signer;
   const registries: Registry[] = [];
@@ -86,12 +108,12 @@ export async function startNotary(opts: NotaryOptions): Promise<Notary> {
   for (let i = 0; i < (opts.workers ?? 1); i++) {
     const registry = new Registry();
     registries.push(registry);
-    workers.push(await startWorker(workerConfig, { signer: roleSigner, logger, registry }));
+    workers.push(await startWorker(workerConfig, { signer: roleSigner, logger, registry, now: opts.now }));
   }
   for (let i = 0; i < (opts.apis ?? 1); i++) {
     const registry = new Registry();
     registries.push(registry);
-    apis.push(await startApi(apiConfig, { signer: roleSigner, logger, registry, httpTimeouts: opts.httpTimeouts }));
+    apis.push(await startApi(apiConfig, { signer: roleSigner, logger, registry, httpTimeouts: opts.httpTimeouts, now: opts.now }));
   }
   return {
     prefix,

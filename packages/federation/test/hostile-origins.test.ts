@@ -61,12 +61,10 @@ describe('hostile origins are refused (filter on, only test origins allowed)', (
       }, 1000);
       res.on('close', () => clearInterval(drip));
     });
-    const started = Date.now();
+    // The drip keeps the connection busy, so only the whole fetch's deadline can end it: the
+    // refusal says which limit cut it, and the origin had been dripping when it was cut.
     const err = await rejection(h.client({ totalTimeoutMs: 2500 }).fetchServerKeys(`127.0.0.81:${origin.port}`));
-    const elapsed = Date.now() - started;
     expect(err.reason).toBe('timeout');
-    expect(elapsed).toBeGreaterThanOrEqual(2400);
-    expect(elapsed).toBeLessThan(4000);
     expect(written).toBeGreaterThanOrEqual(2);
     await expectRefusalReported('timeout', /within 2500 ms/, `127.0.0.81:${origin.port}`);
     expect(await metricValue(h.registry, FETCHES, { outcome: 'timeout' })).toBe(1);
@@ -224,10 +222,9 @@ describe('hostile origins are refused (filter on, only test origins allowed)', (
         }),
     );
     const port = (silent.address() as net.AddressInfo).port;
-    const started = Date.now();
+    // Cut by the connect timeout, not by the whole fetch's (which would say 'timeout').
     const err = await rejection(h.client({ connectTimeoutMs: 400, totalTimeoutMs: 5000 }).fetchServerKeys(`127.0.0.90:${port}`));
     expect(err.reason).toBe('connect_timeout');
-    expect(Date.now() - started).toBeLessThan(1500);
     await expectRefusalReported('connect_timeout', /within 400 ms/);
   });
 
@@ -271,7 +268,9 @@ describe('failures that are not refusals', () => {
     const origin = await h.origin('127.0.0.92', 0, { ips: ['127.0.0.92'] }, () => undefined); // never answers
     const controller = new AbortController();
     const pending = h.client().fetchServerKeys(`127.0.0.92:${origin.port}`, controller.signal);
-    await sleep(100);
+    // Aborted while its request is at the origin.
+    for (let i = 0; i < 250 && origin.requests.length === 0; i++) await sleep(20);
+    expect(origin.requests).toHaveLength(1);
     controller.abort();
     expect((await rejection(pending)).reason).toBe('aborted');
   });
@@ -325,9 +324,8 @@ describe('connection limits and reuse', () => {
     const b = await h.origin('127.0.0.97', 0, { ips: ['127.0.0.97'] }, serveJson(keysBody('x', 'b')));
     const client = h.client({ maxSocketsTotal: 1, totalTimeoutMs: 3000 });
     await client.fetchServerKeys(`127.0.0.96:${a.port}`); // leaves an idle keep-alive socket (15 s idle timeout)
-    const started = Date.now();
+    // Waiting for that socket's idle timeout would outlast the fetch's 3 s deadline and fail it.
     const res = await client.fetchServerKeys(`127.0.0.97:${b.port}`);
     expect(JSON.parse(res.body.toString()).marker).toBe('b');
-    expect(Date.now() - started).toBeLessThan(1000);
   });
 });

@@ -1,5 +1,5 @@
 -- Claims the right to contact an origin now (DESIGN behaviours 6 and 11), shared by every worker.
--- KEYS[1]: the origin's record. ARGV[1] now (ms), ARGV[2] TTL (ms) for a record that holds no
+-- KEYS[1]: the origin's record (SCHEMA.md). ARGV[1] now (ms), ARGV[2] TTL (ms) for a record that holds no
 -- response yet, so names that never answer do not pile up, ARGV[3] when the fetch was asked for
 -- (ms), ARGV[4] how long the fetch may take (ms): until then (or until its outcome is recorded)
 -- lookups see a fetch in flight and wait for it, and other claimants are refused; ARGV[5] who

@@ -1,5 +1,5 @@
 -- Drops key-ID bindings of an origin at an operator's request (`matrix-notary keys evict`).
--- KEYS[1]: the origin's record. ARGV[1]: the key ID to drop, or '' to drop everything held for the
+-- KEYS[1]: the origin's record (SCHEMA.md). ARGV[1]: the key ID to drop, or '' to drop everything held for the
 -- origin (responses, bindings and fetch state). ARGV[2] (with a key ID): drop the binding only if
 -- it is to this body ('' for any body), so a check made before this call cannot be outdated by it.
 -- Dropping one binding also drops the responses that no longer answer for any key ID, and lets the

@@ -1,5 +1,5 @@
 -- Records a failed or refused fetch: after n failures in a row the next fetch waits
--- min(interval * 2^n, max_backoff). KEYS[1]: the origin's record.
+-- min(interval * 2^n, max_backoff). KEYS[1]: the origin's record (SCHEMA.md).
 -- ARGV[1] now (ms), ARGV[2] interval (ms), ARGV[3] max backoff (ms), ARGV[4] least TTL (ms) of a
 -- record that holds no response. Returns { failures, ms until the next fetch }.
 local rec = KEYS[1]

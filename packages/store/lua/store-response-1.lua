@@ -1,6 +1,6 @@
 -- Stores a countersigned origin response, enforcing key-ID bindings (DESIGN behaviours 4 and 12,
 -- MSC4499) in the same step, so two workers can never bind one key ID to two bodies.
--- KEYS[1]: the origin's record (a hash; the layout is described in src/origin-record.ts).
+-- KEYS[1]: the origin's record (a hash; its layout: SCHEMA.md).
 -- ARGV[1] now (ms), ARGV[2] the countersigned bytes, ARGV[3] their valid_until_ts, ARGV[4] the
 -- minimum fetch interval (ms), ARGV[5] how many retired key IDs stay answerable, ARGV[6] '' for a
 -- response fetched from the origin itself, or the server name of the upstream notary it was
@@ -31,7 +31,7 @@ local max_retired = tonumber(ARGV[5])
 local upstream = ARGV[6] -- '' for the origin itself
 local CHUNK = 500 -- fields per HMGET/HDEL/HSET call (unpack is bounded by Lua's C stack)
 
--- Times in a binding are base-36 milliseconds, '' for none (see src/origin-record.ts).
+-- Times in a binding are base-36 milliseconds, '' for none (SCHEMA.md).
 local DIGITS = '0123456789abcdefghijklmnopqrstuvwxyz'
 local function b36(n)
   n = math.floor(tonumber(n))

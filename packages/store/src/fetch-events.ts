@@ -39,6 +39,17 @@ export interface ExpectedFetches {
 
 export type FetchEventListener = (serverName: string, outcome: FetchOutcome) => void;
 
+/** How a wait's timeout is set: real timers, unless a test fires them by hand. */
+export interface WaitTimers {
+  set(fire: () => void, ms: number): unknown;
+  clear(timer: unknown): void;
+}
+
+const REAL_TIMERS: WaitTimers = {
+  set: (fire, ms) => setTimeout(fire, ms),
+  clear: (timer) => clearTimeout(timer as NodeJS.Timeout),
+};
+
 export class FetchWaiter {
   private readonly waiters = new Map<string, Set<() => void>>();
   private readonly listeners: FetchEventListener[] = [];
@@ -47,6 +58,7 @@ export class FetchWaiter {
   constructor(
     private readonly subscriber: RedisClient,
     prefix: string,
+    private readonly timers: WaitTimers = REAL_TIMERS,
   ) {
     const channel = fetchEventsChannel(prefix);
     this.subscriber.on('message', (ch: string, message: string) => {
@@ -91,12 +103,12 @@ export class FetchWaiter {
   expect(serverNames: readonly string[], timeoutMs: number): ExpectedFetches {
     if (serverNames.length === 0 || timeoutMs <= 0) return { done: Promise.resolve(), release: () => undefined };
     let remaining = 0;
-    let timer: NodeJS.Timeout | undefined;
+    let timer: unknown;
     let resolveDone!: () => void;
     const done = new Promise<void>((resolve) => (resolveDone = resolve));
     const wakers = new Map<string, () => void>();
     const finish = () => {
-      clearTimeout(timer);
+      if (timer !== undefined) this.timers.clear(timer);
       for (const [name, wake] of wakers) {
         const set = this.waiters.get(name);
         set?.delete(wake);
@@ -118,7 +130,7 @@ export class FetchWaiter {
       if (!set) this.waiters.set(name, (set = new Set()));
       set.add(wake);
     }
-    timer = setTimeout(finish, timeoutMs);
+    timer = this.timers.set(finish, timeoutMs);
     return { done, release: (name) => wakers.get(name)?.() };
   }
 

@@ -1,7 +1,9 @@
 /**
- * The notary's Redis model for origin responses, key-ID bindings, rate limits and backoff. Every
- * write is one Lua script on one origin's record, so reads and writes that belong together are
- * never split; a cache hit is one HMGET of fixed fields (the record's layout: origin-record.ts).
+ * The notary's Redis model for origin responses, key-ID bindings, fetch intervals and backoff (the
+ * layout: ../SCHEMA.md). Every write to an origin's record that reads it first is one Lua script
+ * on that one record, so reads and writes that belong together are never split (releaseClaim's
+ * two blind writes go in one MULTI); the cluster-wide binding counts are plain HINCRBYs after the
+ * script. A cache hit is one HMGET of fixed fields.
  */
 import { KEY_VALIDITY_CAP_MS, MAX_RETIRED_KEYS_PER_ORIGIN, type BannedKeys, type ResponseKey } from '@matrix-notary/protocol';
 import { keyStatsKey, originRecordKey } from './keys';
@@ -16,14 +18,22 @@ export interface OriginQuery {
   minValidUntilTs: number;
 }
 
+/**
+ * What the caller does with an origin after a lookup:
+ * - `serve`: the stored answer holds what was asked: serve `entries`;
+ * - `fetch`: it does not, and the origin may be contacted now: queue a fetch and wait for it;
+ * - `wait`: it does not, and a worker is fetching the origin right now: wait for that fetch;
+ * - `serveStale`: it does not, and the origin may not be contacted yet (minimum interval or
+ *   backoff): serve `entries` as they are (an expired answer, or nothing), fetching nothing.
+ */
+export type LookupAction = 'serve' | 'fetch' | 'wait' | 'serveStale';
+
 export interface LookupResult {
-  /** The stored answer is missing, too old for the query, or lacks a key asked for. */
-  needFetch: boolean;
-  /** The origin may be contacted now (minimum interval and backoff have passed). */
-  mayFetch: boolean;
-  /** A worker is fetching the origin right now: a caller that needs a fetch waits for this one. */
-  fetchInFlight: boolean;
-  /** A background refresh is due (half-lifetime or 7-day rule), and this caller is to ask for it. */
+  action: LookupAction;
+  /**
+   * With `serve`: a background refresh is due (half-lifetime or 7-day rule), and this caller was
+   * elected to ask for it (one caller per refresh-request interval, across pods).
+   */
   refreshDue: boolean;
   /** valid_until_ts of the latest stored response, when there is one. */
   validUntilTs?: number;
@@ -171,15 +181,18 @@ export class KeyStore {
       queries.map((q) => this.redis.hmgetBuffer(this.key(q.serverName), ...LOOKUP_FIELDS, ...keyFields(q.keyIds))),
     );
     const judged = replies.map((reply, i) => judge(queries[i], reply, nowMs, this.refreshRequestIntervalMs, this.servable));
+    let reread: Array<LookupResult | undefined> | undefined;
     if (judged.some((j) => j.olderIds.length > 0 || j.refreshCandidate)) {
       const [raced] = await Promise.all([this.addOlderEntries(queries, judged), this.electRefreshers(queries, judged, nowMs)]);
       // A store between the two reads may have removed an older response: read those origins again.
       if (raced.length > 0 && retries > 0) {
         const again = await this.lookup(raced.map((i) => queries[i]), nowMs, retries - 1);
-        raced.forEach((i, k) => (judged[i].result = again[k]));
+        const byIndex = new Array<LookupResult | undefined>(queries.length);
+        raced.forEach((i, k) => (byIndex[i] = again[k]));
+        reread = byIndex;
       }
     }
-    return judged.map((j) => j.result);
+    return judged.map((j, i) => reread?.[i] ?? resultOf(j));
   }
 
   /** Returns the indexes of origins whose older responses changed between the two reads. */
@@ -224,7 +237,7 @@ export class KeyStore {
       candidates.map(([i]) => this.redis.notaryMarkRefresh(this.key(queries[i].serverName), nowMs, this.refreshRequestIntervalMs)),
     );
     candidates.forEach(([i], k) => {
-      judged[i].result.refreshDue = elected[k] === 1;
+      judged[i].refreshDue = elected[k] === 1;
     });
   }
 
@@ -435,7 +448,7 @@ function pairs(flat: readonly string[]): Array<[string, string]> {
   return out;
 }
 
-/** Fixed fields read for every lookup; the asked-for key IDs' `k:` fields follow them. */
+/** Fixed fields read for every lookup (SCHEMA.md); the asked-for key IDs' `k:` fields follow them. */
 const LOOKUP_FIELDS = ['latest', 'next', 'fetched', 'rq', 'busy'] as const;
 
 function keyFields(keyIds: readonly string[]): string[] {
@@ -446,8 +459,17 @@ function num(value: Buffer | null): number {
   return value === null ? 0 : Number(value.toString('latin1'));
 }
 
+/** One origin's lookup while it is being judged; resultOf gives the caller's result. */
 interface Judged {
-  result: LookupResult;
+  /** The stored answer is missing, too old for the query, or lacks a key asked for. */
+  needFetch: boolean;
+  /** The origin may be contacted now (minimum interval and backoff have passed, no fetch in flight). */
+  mayFetch: boolean;
+  /** A worker is fetching the origin right now. */
+  fetchInFlight: boolean;
+  refreshDue: boolean;
+  validUntilTs?: number;
+  entries: Buffer[];
   /** IDs of older responses answering for asked-for keys the latest does not. */
   olderIds: number[];
   /** The latest response answers for an asked key (or every key is asked) and may be served. */
@@ -457,19 +479,24 @@ interface Judged {
   refreshCandidate: boolean;
 }
 
+function resultOf(j: Judged): LookupResult {
+  const action: LookupAction = !j.needFetch ? 'serve' : j.fetchInFlight ? 'wait' : j.mayFetch ? 'fetch' : 'serveStale';
+  return { action, refreshDue: j.refreshDue, validUntilTs: j.validUntilTs, entries: j.entries };
+}
+
 /**
  * Completes an origin's answer once its older responses are read: they come first, the latest
  * last (Synapse and sytest read the first entry as the answer for the key asked); nothing at all
  * when no asked key ID can be answered.
  */
 function finishWithOlder(j: Judged, older: Buffer[]): void {
-  if (older.length < j.olderIds.length) j.result.needFetch = true; // a holder is banned: that key is unanswerable
+  if (older.length < j.olderIds.length) j.needFetch = true; // a holder is banned: that key is unanswerable
   if (!j.latestAnswers && older.length === 0) {
-    j.result.entries = [];
-    j.result.needFetch = true;
+    j.entries = [];
+    j.needFetch = true;
     return;
   }
-  j.result.entries = [...older, ...(j.latestServable ? j.result.entries : [])];
+  j.entries = [...older, ...(j.latestServable ? j.entries : [])];
 }
 
 /** Decides, from one origin's fields, what to serve and whether a fetch is needed or due. */
@@ -487,7 +514,11 @@ function judge(
   const stored: StoredResponse | undefined = latest === null ? undefined : parseStoredResponse(latest);
   if (stored === undefined) {
     return {
-      result: { needFetch: true, mayFetch, fetchInFlight, refreshDue: false, entries: [] },
+      needFetch: true,
+      mayFetch,
+      fetchInFlight,
+      refreshDue: false,
+      entries: [],
       olderIds: [],
       latestServable: false,
       latestAnswers: false,
@@ -522,9 +553,13 @@ function judge(
     const period = Math.min(Math.floor((validUntil - fetchedAt) / 2), KEY_VALIDITY_CAP_MS);
     refreshCandidate = nowMs >= fetchedAt + period && nowMs - num(asked) >= refreshRequestIntervalMs;
   }
-  const entries = answerable && latestServable ? [stored.bytes] : [];
   return {
-    result: { needFetch, mayFetch, fetchInFlight, refreshDue: false, entries, validUntilTs: validUntil },
+    needFetch,
+    mayFetch,
+    fetchInFlight,
+    refreshDue: false,
+    entries: answerable && latestServable ? [stored.bytes] : [],
+    validUntilTs: validUntil,
     olderIds,
     latestServable,
     latestAnswers,

@@ -1,7 +1,8 @@
 /**
- * Redis key names. Each origin's record is one hash whose name carries the server name in a hash
- * tag, so every script touches one key and works unchanged on Redis Cluster. Server names cannot
- * contain braces (the grammar forbids them), so the tag is unambiguous.
+ * Redis key names (every key and what it holds: ../SCHEMA.md). Each origin's record is one hash
+ * whose name carries the server name in a hash tag, so every script touches one key and works
+ * unchanged on Redis Cluster. Server names cannot contain braces (the grammar forbids them), so
+ * the tag is unambiguous.
  */
 export function originRecordKey(prefix: string, serverName: string): string {
   return `${prefix}:origin:{${serverName}}`;

@@ -1,33 +1,8 @@
 /**
- * The layout of an origin's record (one Redis hash per origin, `originRecordKey`), and pure
- * parsers for it. The Lua scripts in ../lua write it; the lookup and `matrix-notary inspect` read it.
- *
- * Fields:
- * - `latest`: the latest stored response: a header line, `\n`, then the countersigned bytes served
- *   as they are. Header: `N1 <id> <valid_until_ts> <fetched ms>`, then one ` <key ID>=<binding>`
- *   per key ID of that response that is bound (its bindings live here, so a typical origin costs
- *   no field per key).
- * - `r:<id>`: an older response still answering for some key ID the latest does not: header
- *   `N1 <id> <valid_until_ts> <fetched ms>`, `\n`, bytes.
- * - `k:<key ID>`: the binding of a key ID the latest response does not list.
- * - fetch state: `next` (next fetch allowed, ms), `fetched` (last stored, ms), `failed` (last
- *   failure, ms), `fails` (failures in a row), `busy` (a fetch in flight until, ms), `rq` (last
- *   background-refresh election, ms), `err` (`<ms> <reason> <message>` of the last failure).
- * - `up`: `<response id> <upstream server name>` while some binding is provisional: that response
- *   was learned from an upstream notary, not fetched from the origin.
- *
- * A binding: `<state>,<holder>,<body>,<first seen>,<last seen active>,<retired>,<expired_ts>`,
- * followed by `,p` when it is provisional (MSC4499: learned from an upstream notary and not yet
- * seen in a response of the origin itself, which overrides it if it disagrees):
- * - state: `a` in the latest response's verify_keys; `o` in its old_verify_keys; `f` in its
- *   old_verify_keys with an expired_ts too far ahead to be used; `g` not in the latest response;
- * - holder: ID of the response that answers for the key ID (the latest stored one that holds it
- *   usably), `0` for none;
- * - body: normalizeKeyBody of the key; times in base-36 ms (8 characters rather than 13: the
- *   bindings of a typical origin's keys live in its latest response's value, so every byte
- *   counts), empty for never/unknown. `retired` is when the
- *   notary first saw it retired (in old_verify_keys, or gone from verify_keys); `expired_ts` is
- *   the first usable one the origin gave (MSC4499: first assignment wins).
+ * Pure parsers of an origin's record: stored responses (`latest`, `r:<id>`), bindings (in the
+ * latest's header and `k:<key ID>`) and the `up` field. The layout, field by field, is described
+ * in ../SCHEMA.md (the one description; the Lua scripts in ../lua write it, the lookup and
+ * `matrix-notary inspect` read it).
  */
 
 export type BindingState = 'a' | 'o' | 'f' | 'g';

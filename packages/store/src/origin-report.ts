@@ -1,5 +1,5 @@
 /**
- * What the notary holds for one origin, read from its record (origin-record.ts) for
+ * What the notary holds for one origin, read from its record (../SCHEMA.md) for
  * `matrix-notary inspect`: the stored responses, the key-ID bindings with their history, and the
  * fetch state. Pure; the field names of the JSON are the command's documented `--json` shape.
  */

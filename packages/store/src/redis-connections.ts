@@ -4,7 +4,6 @@
  * password too (`requirepass` on Sentinels is optional; sending one to a Sentinel without it
  * makes ioredis print a warning on every connect).
  */
-import type { EventEmitter } from 'node:events';
 import { Cluster } from 'ioredis';
 import Redis from 'ioredis';
 import { describeRedis, type HostPort, type Logger, type RedisSettings } from '@matrix-notary/common';
@@ -77,7 +76,7 @@ export class RedisConnections {
    * Queue works on the connection it is given, which counts and logs its errors itself: the
    * relayed copies go to the debug level only.
    */
-  watchBullmq(emitter: Pick<EventEmitter, 'on'>, purpose: string, { ownConnections }: { ownConnections: boolean }): void {
+  watchBullmq(emitter: { on(event: 'error', listener: (err: Error) => void): unknown }, purpose: string, { ownConnections }: { ownConnections: boolean }): void {
     const connection = `${this.opts.name}-${purpose}`;
     let lastLogMs = -Infinity;
     emitter.on('error', (err: Error) => {

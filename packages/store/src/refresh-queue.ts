@@ -1,6 +1,8 @@
 /**
- * The BullMQ queue of origin refreshes. The job ID is the (encoded) server name, so while a job
- * for an origin waits or runs, asking again adds nothing: one fetch per origin across the cluster.
+ * The BullMQ queue of origin refreshes, as the api adds to it and the workers' gauges read it (the
+ * workers consume it with a BullMQ Worker on the same name and prefix). The job ID is the
+ * (encoded) server name, so while a job for an origin waits or runs, asking again adds nothing:
+ * one fetch per origin across the cluster.
  */
 import { Queue } from 'bullmq';
 import { refreshJobId } from './keys';
@@ -30,12 +32,21 @@ export function bullPrefix(prefix: string): string {
 
 export interface RefreshQueueOptions {
   prefix: string;
-  /** Refuse new jobs while this many wait: a flood of queries must not grow the queue unbounded. */
+  /**
+   * Refuse new jobs while this many wait: a flood of queries must not grow the queue unbounded.
+   * 0 for a handle that only reads the queue.
+   */
   maxWaitingJobs: number;
 }
 
+export interface RefreshQueueCounts {
+  waiting: number;
+  active: number;
+  delayed: number;
+}
+
 export class RefreshQueue {
-  readonly queue: Queue<RefreshJobData>;
+  private readonly queue: Queue<RefreshJobData>;
   /** Admissions on this pod run one at a time, so concurrent queries cannot all see room. */
   private admissions: Promise<unknown> = Promise.resolve();
 
@@ -87,6 +98,35 @@ export class RefreshQueue {
     });
     this.admissions = step.catch(() => undefined);
     return step;
+  }
+
+  /**
+   * Errors of the queue's connection, as BullMQ relays them (they are also the connection's own:
+   * see RedisConnections.watchBullmq). Without a listener, BullMQ would throw them.
+   */
+  on(event: 'error', listener: (err: Error) => void): this {
+    this.queue.on(event, listener);
+    return this;
+  }
+
+  /** Jobs by state, across the cluster. */
+  async counts(): Promise<RefreshQueueCounts> {
+    const c = await this.queue.getJobCounts('waiting', 'active', 'delayed');
+    return { waiting: c.waiting ?? 0, active: c.active ?? 0, delayed: c.delayed ?? 0 };
+  }
+
+  /** When the oldest waiting job was added (ms since the epoch, BullMQ's clock), or undefined when none waits. */
+  async oldestWaitingSince(): Promise<number | undefined> {
+    return (await this.queue.getJobs(['waiting'], 0, 0, true))[0]?.timestamp;
+  }
+
+  /** Holds every worker off the queue until resume() (the refresh benchmark fills it first). */
+  async pause(): Promise<void> {
+    await this.queue.pause();
+  }
+
+  async resume(): Promise<void> {
+    await this.queue.resume();
   }
 
   async close(): Promise<void> {

@@ -79,7 +79,7 @@ describe('first seen wins', () => {
     const server = freshServer();
     await put(server, 'r1', [active('ed25519:a')], T0_MS, T0_MS + HOUR_MS);
     const [expired] = await store.lookup([{ serverName: server, keyIds: ['ed25519:a'], minValidUntilTs: T0_MS + 2 * HOUR_MS }], T0_MS + 2 * HOUR_MS);
-    expect(expired.needFetch).toBe(true);
+    expect(expired.action).toBe('fetch');
     const result = await put(server, 'liar', [active('ed25519:a', 'other body')], T0_MS + 2 * HOUR_MS);
     expect(result.stored).toBe(false);
     expect(await served(server, ['ed25519:a'], T0_MS + 2 * HOUR_MS)).toEqual(['r1']);
@@ -191,10 +191,10 @@ describe('expired_ts too far ahead (MSC4499: malformed for that key only)', () =
     expect(await served(server, [])).toEqual(['r1']);
     // Asked only for the unusable key: nothing can answer it, so the server is absent.
     const [only] = await store.lookup([{ serverName: server, keyIds: ['ed25519:future'], minValidUntilTs: 0 }], T0_MS + HOUR_MS);
-    expect(only).toMatchObject({ entries: [], needFetch: true });
+    expect(only).toMatchObject({ entries: [], action: 'fetch' });
     // Asked for both: the usable one answers, and a fetch is wanted for the other.
     const [both] = await store.lookup([{ serverName: server, keyIds: ['ed25519:future', 'ed25519:a'], minValidUntilTs: 0 }], T0_MS + HOUR_MS);
-    expect({ entries: labelsOf(both.entries), needFetch: both.needFetch }).toEqual({ entries: ['r1'], needFetch: true });
+    expect({ entries: labelsOf(both.entries), action: both.action }).toEqual({ entries: ['r1'], action: 'fetch' });
   });
 
   it('leaves the key answered by the older response that held it usably', async () => {
@@ -296,9 +296,9 @@ describe('banned keys are never served', () => {
     const banning = new KeyStore(redis, { prefix: PREFIX, bannedKeys: new BannedKeys(parseBannedKeyList([{ key: leaked }])) });
     const look = async (keyIds: string[]) => (await banning.lookup([{ serverName: server, keyIds, minValidUntilTs: 0 }], T0_MS + 2))[0];
     const all = await look([]);
-    expect(all).toMatchObject({ entries: [], needFetch: true });
+    expect(all).toMatchObject({ entries: [], action: 'fetch' });
     const leakedOnly = await look(['ed25519:leaked']);
-    expect(leakedOnly).toMatchObject({ entries: [], needFetch: true });
+    expect(leakedOnly).toMatchObject({ entries: [], action: 'fetch' });
     const goodOnly = await look(['ed25519:good']);
     expect(goodOnly.entries.map((b) => JSON.parse(b.toString()).server_keys_for)).toEqual(['r1']);
     // Without the ban list, both are served as before.

@@ -204,16 +204,16 @@ describe('KeyStore: a fetch in flight', () => {
   it('is seen by lookups from the claim until its outcome, or until its lease ends', async () => {
     const server = freshServer();
     const lookup = async (now: number) => (await store.lookup([{ serverName: server, keyIds: [], minValidUntilTs: now }], now))[0];
-    expect((await lookup(T0_MS)).fetchInFlight).toBe(false);
+    expect((await lookup(T0_MS)).action).toBe('fetch');
     await store.claimFetch(server, T0_MS, 'job-a', Number.MAX_SAFE_INTEGER, 5000);
-    const during = await lookup(T0_MS + 1);
-    expect(during.fetchInFlight).toBe(true);
-    expect(during.mayFetch).toBe(false); // not while it runs; the interval then starts with its outcome
-    expect((await lookup(T0_MS + 5000)).fetchInFlight).toBe(false); // the lease has ended
+    // Waited for, not fetched again: not while it runs; the interval then starts with its outcome.
+    expect((await lookup(T0_MS + 1)).action).toBe('wait');
+    expect((await lookup(T0_MS + 5000)).action).toBe('fetch'); // the lease has ended
     await store.claimFetch(server, T0_MS + INTERVAL_MS, 'job-b', Number.MAX_SAFE_INTEGER, 5000);
-    expect((await lookup(T0_MS + INTERVAL_MS + 1)).fetchInFlight).toBe(true);
+    expect((await lookup(T0_MS + INTERVAL_MS + 1)).action).toBe('wait');
     await store.recordFailure(server, T0_MS + INTERVAL_MS + 2, INTERVAL_MS, HOUR_MS);
-    expect((await lookup(T0_MS + INTERVAL_MS + 3)).fetchInFlight).toBe(false); // a failure ends it
+    // A failure ends it; the backoff then holds the next fetch back.
+    expect((await lookup(T0_MS + INTERVAL_MS + 3)).action).toBe('serveStale');
   });
 });
 

@@ -119,7 +119,7 @@ describe('KeyStore: behaviour 4, a later response never destroys a key', () => {
 
     const [result] = await store.lookup([{ serverName: server, keyIds: ['ed25519:old'], minValidUntilTs: T0_MS }], T0_MS + HOUR_MS);
     expect(labelsOf(result.entries)).toEqual(inServedOrder('r3', 'r1'));
-    expect(result.needFetch).toBe(false);
+    expect(result.action).toBe('serve');
   });
 
   it('serves the later response for a key it moved to old_verify_keys (revocation), not the older one', async () => {
@@ -181,7 +181,7 @@ describe('KeyStore: lookup of several origins', () => {
     const queries: OriginQuery[] = servers.map((serverName) => ({ serverName, keyIds: [], minValidUntilTs: T0_MS }));
     const results = await store.lookup(queries, T0_MS + 1);
     expect(results.map((r) => labelsOf(r.entries))).toEqual([['s0'], [], ['s2']]);
-    expect(results.map((r) => r.needFetch)).toEqual([false, true, false]);
+    expect(results.map((r) => r.action)).toEqual(['serve', 'fetch', 'serve']);
   });
 
   it('answers an empty list of queries with an empty list', async () => {

@@ -78,9 +78,9 @@ describe('KeyStore.lookup of many origins', () => {
     expect(results).toHaveLength(ORIGIN_COUNT);
     results.forEach((result, i) => {
       if (i % 3 === 0) {
-        expect({ i, needFetch: result.needFetch, entries: result.entries }).toEqual({ i, needFetch: true, entries: [] });
+        expect({ i, action: result.action, entries: result.entries }).toEqual({ i, action: 'fetch', entries: [] });
       } else {
-        expect({ i, needFetch: result.needFetch, entries: labelsOf(result.entries) }).toEqual({ i, needFetch: false, entries: [`origin-${i}`] });
+        expect({ i, action: result.action, entries: labelsOf(result.entries) }).toEqual({ i, action: 'serve', entries: [`origin-${i}`] });
       }
     });
   });

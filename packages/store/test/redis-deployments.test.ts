@@ -96,7 +96,7 @@ describe('on a Redis Cluster of three masters', () => {
 
     const results = await store.lookup(names.map((serverName) => ({ serverName, keyIds: ['ed25519:a'], minValidUntilTs: T0_MS })), T0_MS);
     expect(results.map((r) => labelsOf(r.entries))).toEqual(names.map((_, i) => [`origin-${i}`]));
-    expect(results.every((r) => !r.needFetch)).toBe(true);
+    expect(results.every((r) => r.action === 'serve')).toBe(true);
     // The other scripts run on the cluster as well (one key each, so one slot each).
     const claim = await store.claimFetch(names[0], T0_MS + 2 * MINUTE_MS, 'job');
     expect(claim.allowed).toBe(true);

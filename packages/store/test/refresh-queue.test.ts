@@ -3,14 +3,17 @@
  * origin at a time across the cluster), job IDs BullMQ accepts for any server name, and a bounded
  * number of waiting jobs so a flood of queries cannot grow the queue without limit.
  */
+import { Queue } from 'bullmq';
 import type Redis from 'ioredis';
-import { bullPrefix, createRedis, refreshJobId, RefreshQueue } from '@matrix-notary/store';
+import { bullPrefix, createRedis, REFRESH_QUEUE_NAME, refreshJobId, RefreshQueue, type RefreshJobData } from '@matrix-notary/store';
 import { deleteKeysUnder, testRedisUrl, uniquePrefix } from './redis-test-helpers';
 
 const PREFIX = uniquePrefix();
 
 let redis: Redis;
-const queues: RefreshQueue[] = [];
+const queues: Array<RefreshQueue | Queue> = [];
+/** BullMQ's own view of each RefreshQueue under test: what was really added. */
+const views = new Map<RefreshQueue, Queue<RefreshJobData>>();
 let queueCounter = 0;
 
 beforeAll(() => {
@@ -26,13 +29,20 @@ afterAll(async () => {
 /** A queue of its own (its own prefix under this file's), closed after the tests. */
 function newQueue(maxWaitingJobs: number): RefreshQueue {
   queueCounter += 1;
-  const queue = new RefreshQueue(redis, { prefix: `${PREFIX}:q${queueCounter}`, maxWaitingJobs });
-  queues.push(queue);
+  const prefix = `${PREFIX}:q${queueCounter}`;
+  const queue = new RefreshQueue(redis, { prefix, maxWaitingJobs });
+  const view = new Queue<RefreshJobData>(REFRESH_QUEUE_NAME, { connection: redis, prefix: bullPrefix(prefix) });
+  queues.push(queue, view);
+  views.set(queue, view);
   return queue;
 }
 
+function viewOf(queue: RefreshQueue): Queue<RefreshJobData> {
+  return views.get(queue)!;
+}
+
 async function totalJobs(queue: RefreshQueue): Promise<number> {
-  const counts = await queue.queue.getJobCounts();
+  const counts = await viewOf(queue).getJobCounts();
   return Object.values(counts).reduce((sum, n) => sum + n, 0);
 }
 
@@ -52,14 +62,14 @@ describe('refreshJobId', () => {
   });
 });
 
-describe('RefreshQueue.request', () => {
+describe('RefreshQueue.enqueue', () => {
   it('leaves exactly one job when the same origin is asked for 50 times concurrently', async () => {
     const queue = newQueue(1000);
     await Promise.all(Array.from({ length: 50 }, (_, i) => queue.enqueue(['example.org:8448'], i % 2 === 0 ? 'miss' : 'refresh', Date.now())));
-    expect(await queue.queue.getJobCounts('waiting')).toEqual({ waiting: 1 });
+    expect(await queue.counts()).toEqual({ waiting: 1, active: 0, delayed: 0 });
     expect(await totalJobs(queue)).toBe(1);
 
-    const [job] = await queue.queue.getJobs(['waiting']);
+    const [job] = await viewOf(queue).getJobs(['waiting']);
     expect(job.id).toBe(refreshJobId('example.org:8448'));
     expect(job.data.serverName).toBe('example.org:8448');
   });
@@ -68,7 +78,7 @@ describe('RefreshQueue.request', () => {
     const queue = newQueue(1000);
     const requestedAt = 1_700_000_000_000;
     expect(await queue.enqueue(['example.org:8448', '[::1]:8448'], 'miss', requestedAt)).toEqual(['example.org:8448', '[::1]:8448']);
-    const jobs = await queue.queue.getJobs(['waiting']);
+    const jobs = await viewOf(queue).getJobs(['waiting']);
     expect(jobs.map((j) => j.data).sort((a, b) => a.serverName.localeCompare(b.serverName))).toEqual([
       { serverName: '[::1]:8448', reason: 'miss', requestedAt },
       { serverName: 'example.org:8448', reason: 'miss', requestedAt },
@@ -91,9 +101,9 @@ describe('RefreshQueue.request', () => {
     expect(await queue.enqueue(['a.example.org', 'b.example.org'], 'miss', Date.now())).toEqual(['a.example.org', 'b.example.org']);
     expect(await queue.enqueue(['c.example.org', 'd.example.org', 'e.example.org'], 'miss', Date.now())).toEqual(['c.example.org']);
     expect(await queue.enqueue(['f.example.org'], 'refresh', Date.now())).toEqual([]);
-    expect(await queue.queue.getJobCounts('waiting')).toEqual({ waiting: 3 });
+    expect((await queue.counts()).waiting).toBe(3);
 
-    const ids = (await queue.queue.getJobs(['waiting'])).map((j) => j.id).sort();
+    const ids = (await viewOf(queue).getJobs(['waiting'])).map((j) => j.id).sort();
     expect(ids).toEqual(['a.example.org', 'b.example.org', 'c.example.org'].map(refreshJobId).sort());
   });
 
@@ -117,6 +127,36 @@ describe('RefreshQueue.enqueue: the bound holds under concurrent queries on one 
     const batches = Array.from({ length: 10 }, (_, b) => Array.from({ length: 10 }, (_, i) => `o${b}-${i}.example.org`));
     const queued = await Promise.all(batches.map((names) => queue.enqueue(names, 'miss', Date.now())));
     expect(queued.flat()).toHaveLength(10);
-    expect(await queue.queue.getWaitingCount()).toBe(10);
+    expect((await queue.counts()).waiting).toBe(10);
+  });
+});
+
+describe('RefreshQueue: what the workers\' gauges read', () => {
+  it('reports no job and no oldest waiting job for an empty queue', async () => {
+    const queue = newQueue(3);
+    expect(await queue.counts()).toEqual({ waiting: 0, active: 0, delayed: 0 });
+    expect(await queue.oldestWaitingSince()).toBeUndefined();
+  });
+
+  it('reports when the oldest waiting job was added', async () => {
+    const queue = newQueue(3);
+    await queue.enqueue(['first.example.org'], 'miss', Date.now());
+    await queue.enqueue(['second.example.org'], 'miss', Date.now());
+    const jobs = await viewOf(queue).getJobs(['waiting']);
+    expect(await queue.oldestWaitingSince()).toBe(Math.min(...jobs.map((j) => j.timestamp)));
+  });
+
+  it('a handle with no room (a reader) adds nothing', async () => {
+    const queue = newQueue(0);
+    expect(await queue.enqueue(['reader.example.org'], 'miss', Date.now())).toEqual([]);
+    expect(await totalJobs(queue)).toBe(0);
+  });
+
+  it('pause holds the queue for every worker until resume', async () => {
+    const queue = newQueue(3);
+    await queue.pause();
+    expect(await viewOf(queue).isPaused()).toBe(true);
+    await queue.resume();
+    expect(await viewOf(queue).isPaused()).toBe(false);
   });
 });

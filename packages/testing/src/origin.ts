@@ -56,6 +56,8 @@ export class FakeOrigin {
   rawBody?: () => string;
   /** Milliseconds to wait before answering (a slow origin). */
   delayMs = 0;
+  /** While set (see hold()), key requests are answered only once it resolves. */
+  private held?: Promise<void>;
   /** The server_name to claim; defaults to the real one. */
   claimedName?: string;
 
@@ -98,7 +100,8 @@ export class FakeOrigin {
         default: {
           const body = this.rawBody ? Buffer.from(this.rawBody()) : canonicalJsonBytes(this.response());
           const answer = () => res.writeHead(200, { 'content-type': 'application/json', 'content-length': body.length }).end(body);
-          if (this.delayMs > 0) setTimeout(answer, this.delayMs);
+          if (this.held !== undefined) void this.held.then(answer);
+          else if (this.delayMs > 0) setTimeout(answer, this.delayMs);
           else answer();
         }
       }
@@ -111,6 +114,20 @@ export class FakeOrigin {
     this.server = server;
     this.port = (server.address() as AddressInfo).port;
     this.serverName = `${bind}:${this.port}`;
+  }
+
+  /**
+   * Holds every key response (requests are counted, answers wait) until the returned function is
+   * called: a test sees what the notary does while a fetch of this origin is still in flight.
+   */
+  hold(): () => void {
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    this.held = held;
+    return () => {
+      if (this.held === held) this.held = undefined;
+      release();
+    };
   }
 
   /** The response this origin serves now, signed by every current key. */

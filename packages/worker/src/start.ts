@@ -2,10 +2,10 @@
  * The worker role: consumes the refresh queue, fetching and storing origins' keys. `startWorker`
  * returns a handle whose `stop()` waits for running jobs and closes every connection.
  */
-import { Queue, Worker } from 'bullmq';
+import { Worker } from 'bullmq';
 import { createLogger, createRegistry, readBannedKeysFile, settleWithin, startMetricsListener, type Logger, type MetricsListener } from '@matrix-notary/common';
 import { FederationClient } from '@matrix-notary/federation';
-import { bullPrefix, FetchEventPublisher, KeyStore, RedisConnections, REFRESH_QUEUE_NAME, StoredResponses, UpstreamLimits, type RefreshJobData } from '@matrix-notary/store';
+import { bullPrefix, FetchEventPublisher, KeyStore, RedisConnections, REFRESH_QUEUE_NAME, RefreshQueue, StoredResponses, UpstreamLimits, type RefreshJobData } from '@matrix-notary/store';
 import type { Registry } from 'prom-client';
 import type { WorkerConfig } from './config';
 import { createWorkerMetrics, registerQueueGauges } from './metrics';
@@ -33,6 +33,14 @@ export interface WorkerDeps {
   upstreamPoster?: UpstreamPoster;
   /** The re-sign sweep's check interval and pause (tests); by default resign-sweep.ts's. */
   resignTiming?: Pick<ResignDeps, 'checkIntervalMs' | 'pause' | 'batchSize'>;
+  /**
+   * The worker's clock (ms since the epoch; default Date.now): what it records and judges about
+   * origins (claims, fetch and failure times, backoff, a response's validity, upstream answers).
+   * Tests pass one they move by hand, the same as the api's. Timers and timeouts run on real time,
+   * and so do the signer probe's rate and the queue gauges (they compare with BullMQ's own
+   * timestamps).
+   */
+  now?: () => number;
 }
 
 export interface WorkerHandle {
@@ -53,23 +61,16 @@ export async function startWorker(config: WorkerConfig, deps: WorkerDeps): Promi
   const closeConnections = () => connections.close();
   let metricsListener: MetricsListener | undefined;
   let federation: FederationClient | undefined;
-  let queueView: Queue<RefreshJobData> | undefined;
+  let queueView: RefreshQueue | undefined;
   let stopSweeper = async (): Promise<void> => undefined;
   try {
     const store = new KeyStore(redis, { prefix: config.redisPrefix, bannedKeys });
     const events = new FetchEventPublisher(redis, config.redisPrefix);
     const metrics = createWorkerMetrics(registry, () => store.readKeyStats());
-    // Reads the queue's state for the gauges; it adds nothing.
-    queueView = new Queue<RefreshJobData>(REFRESH_QUEUE_NAME, { connection: redis, prefix: bullPrefix(config.redisPrefix) });
-    const view = queueView;
-    connections.watchBullmq(view, 'queue-view', { ownConnections: false });
-    registerQueueGauges(registry, {
-      counts: async () => {
-        const c = await view.getJobCounts('waiting', 'active', 'delayed');
-        return { waiting: c.waiting ?? 0, active: c.active ?? 0, delayed: c.delayed ?? 0 };
-      },
-      oldestWaitingSince: async () => (await view.getJobs(['waiting'], 0, 0, true))[0]?.timestamp,
-    });
+    // Reads the queue's state for the gauges; it adds nothing (no room for a job).
+    queueView = new RefreshQueue(redis, { prefix: config.redisPrefix, maxWaitingJobs: 0 });
+    connections.watchBullmq(queueView, 'queue-view', { ownConnections: false });
+    registerQueueGauges(registry, queueView);
     const asksUpstreams = config.upstreamNotaries.length > 0;
     if (!deps.fetcher || (asksUpstreams && !deps.upstreamPoster)) {
       federation = new FederationClient({ ...config.origin, logger, registry });
@@ -107,9 +108,10 @@ export async function startWorker(config: WorkerConfig, deps: WorkerDeps): Promi
           },
           logger,
           metrics,
+          now: deps.now,
         })
       : undefined;
-    const refreshDeps = { store, events, fetcher, signer, gate, policy, logger, metrics, upstreams };
+    const refreshDeps = { store, events, fetcher, signer, gate, policy, logger, metrics, upstreams, now: deps.now };
     const worker = new Worker<RefreshJobData>(
       REFRESH_QUEUE_NAME,
       async (job) =>

@@ -109,7 +109,7 @@ describe('first seen wins', () => {
       const key = bodies[served++ % 2];
       return o.sign({ ...o.unsignedResponse(), verify_keys: { 'ed25519:new': { key: key.publicKeyBase64 } } }, [key]);
     };
-    o.delayMs = 300; // both fetches are in flight at once, and both reach the store
+    const release = o.hold(); // both fetches are in flight at once, and both reach the store
 
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'race-'));
     const caFile = path.join(dir, 'ca.pem');
@@ -146,10 +146,13 @@ describe('first seen wins', () => {
     try {
       const refresh = (i: number) => refreshOrigin(o.serverName, workers[i].deps, { claimant: `race-${i}`, keep: async () => undefined });
       // The second starts once the first's request has reached the origin (so after its 1 ms
-      // lease), and both responses are on their way at once.
+      // lease); the origin answers both once both have asked.
       const first = refresh(0);
       for (let i = 0; i < 200 && o.fetches === 0; i++) await new Promise((r) => setTimeout(r, 10));
-      const outcomes = await Promise.all([first, refresh(1)]);
+      const second = refresh(1);
+      for (let i = 0; i < 200 && o.fetches < 2; i++) await new Promise((r) => setTimeout(r, 10));
+      release();
+      const outcomes = await Promise.all([first, second]);
       expect({ fetches: o.fetches, outcomes: outcomes.sort() }).toEqual({ fetches: 2, outcomes: ['refused', 'stored'] });
       expect(await counterValue(workers.map((w) => w.registry), 'matrix_notary_key_collisions_total')).toBe(1);
       const res = await query(n, o.serverName, ['ed25519:new']);

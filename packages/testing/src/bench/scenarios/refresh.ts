@@ -47,7 +47,7 @@ export async function runRefresh(ctx: BenchContext, notary: Deployment, group: s
   const connection = createRedis(ctx.redis.url, { connectionName: 'bench-refresh-queue' });
   const queue = new RefreshQueue(connection, { prefix: notary.prefix, maxWaitingJobs: names.length + 1 });
   try {
-    await queue.queue.pause();
+    await queue.pause();
     const requestedAt = Date.now();
     let queued = 0;
     for (let i = 0; i < names.length; i += ENQUEUE_CHUNK) {
@@ -63,7 +63,7 @@ export async function runRefresh(ctx: BenchContext, notary: Deployment, group: s
     const timeoutS = Math.max(MIN_TIMEOUT_S, names.length / 100);
     meter.start();
     const t0 = process.hrtime.bigint();
-    await queue.queue.resume();
+    await queue.resume();
     let finished = 0;
     let outcomes: Record<string, number> = {};
     let elapsedS = 0;

@@ -1,7 +1,9 @@
 /**
- * The flags KeyStore.lookup returns beside the entries (DESIGN behaviours 1, 2 and 6): whether a
- * fetch is needed, whether the origin may be contacted now, and whether a background refresh is due
- * (at half the lifetime seen at fetch time, at least every 7 days, once per refresh-request interval).
+ * What KeyStore.lookup tells its caller to do beside the entries (DESIGN behaviours 1, 2, 3 and 6):
+ * serve what is stored, fetch (the stored answer will not do and the origin may be contacted now),
+ * wait for a fetch in flight, or serve what is stored without fetching (the origin may not be
+ * contacted yet); and whether a background refresh is due (at half the lifetime seen at fetch
+ * time, at least every 7 days, once per refresh-request interval).
  */
 import type Redis from 'ioredis';
 import { KEY_VALIDITY_CAP_MS } from '@matrix-notary/protocol';
@@ -38,72 +40,74 @@ async function storeAt(serverName: string, fetchedMs: number, validUntilTs: numb
   await store.storeResponse(serverName, responseBytes(serverName), { validUntilTs: validUntilTs, keys: activeKeys(['ed25519:a']) }, fetchedMs, INTERVAL_MS);
 }
 
-describe('KeyStore.lookup: needFetch', () => {
-  it('is true, with no entries and the origin free to contact, when nothing is stored', async () => {
+describe('KeyStore.lookup: serve, or fetch because the stored answer will not do', () => {
+  it('is fetch, with no entries, when nothing is stored', async () => {
     const result = await lookupOne(freshServer(), T0_MS, { keyIds: ['ed25519:a'] });
-    expect(result).toEqual({ needFetch: true, mayFetch: true, fetchInFlight: false, refreshDue: false, entries: [] });
+    expect(result).toEqual({ action: 'fetch', refreshDue: false, entries: [] });
   });
 
-  it('is false for a fresh response that holds the keys asked', async () => {
+  it('is serve for a fresh response that holds the keys asked', async () => {
     const server = freshServer();
     await storeAt(server, T0_MS, T0_MS + DAY_MS);
-    expect((await lookupOne(server, T0_MS + SECOND_MS)).needFetch).toBe(false);
-    expect((await lookupOne(server, T0_MS + SECOND_MS, { keyIds: ['ed25519:a'] })).needFetch).toBe(false);
+    expect((await lookupOne(server, T0_MS + SECOND_MS)).action).toBe('serve');
+    expect((await lookupOne(server, T0_MS + SECOND_MS, { keyIds: ['ed25519:a'] })).action).toBe('serve');
   });
 
-  it('is true when minimum_valid_until_ts is beyond the latest valid_until_ts, and the stale response is still served', async () => {
+  it('is not serve when minimum_valid_until_ts is beyond the latest valid_until_ts, and the stale response is still served', async () => {
     const server = freshServer();
     const validUntilTs = T0_MS + DAY_MS;
     await storeAt(server, T0_MS, validUntilTs);
-    expect((await lookupOne(server, T0_MS + SECOND_MS, { minValidUntilTs: validUntilTs })).needFetch).toBe(false);
+    expect((await lookupOne(server, T0_MS + SECOND_MS, { minValidUntilTs: validUntilTs })).action).toBe('serve');
 
     const result = await lookupOne(server, T0_MS + SECOND_MS, { minValidUntilTs: validUntilTs + 1 });
-    expect(result.needFetch).toBe(true);
+    expect(result.action).toBe('serveStale'); // within the interval after the store
     expect(result.entries).toHaveLength(1);
+    expect((await lookupOne(server, T0_MS + INTERVAL_MS, { minValidUntilTs: validUntilTs + 1 })).action).toBe('fetch');
   });
 
-  it('is true once the response has expired (minimum_valid_until_ts defaults to now)', async () => {
+  it('is fetch once the response has expired (minimum_valid_until_ts defaults to now)', async () => {
     const server = freshServer();
     await storeAt(server, T0_MS, T0_MS + HOUR_MS);
-    expect((await lookupOne(server, T0_MS + HOUR_MS)).needFetch).toBe(false);
+    expect((await lookupOne(server, T0_MS + HOUR_MS)).action).toBe('serve');
     const result = await lookupOne(server, T0_MS + HOUR_MS + 1);
-    expect(result.needFetch).toBe(true);
+    expect(result.action).toBe('fetch');
     expect(result.entries).toHaveLength(1); // behaviour 3: an expired response is still served
   });
 
-  it('is true when a key ID asked was never seen, while the stored response is still served', async () => {
+  it('is fetch when a key ID asked was never seen, while the stored response is still served', async () => {
     const server = freshServer();
     await storeAt(server, T0_MS, T0_MS + DAY_MS);
-    const result = await lookupOne(server, T0_MS + SECOND_MS, { keyIds: ['ed25519:a', 'ed25519:rotated'] });
-    expect(result.needFetch).toBe(true);
+    const result = await lookupOne(server, T0_MS + INTERVAL_MS, { keyIds: ['ed25519:a', 'ed25519:rotated'] });
+    expect(result.action).toBe('fetch');
     expect(result.entries).toHaveLength(1);
   });
 });
 
-describe('KeyStore.lookup: mayFetch follows the claim and the next-fetch time set by recordFailure and storeResponse', () => {
-  it('is false while a claimed fetch is in flight, true again when its lease ends without an outcome', async () => {
+describe('KeyStore.lookup: fetch, wait or serveStale follow the claim and the next-fetch time set by recordFailure and storeResponse', () => {
+  it('is wait while a claimed fetch is in flight, fetch again when its lease ends without an outcome', async () => {
     const server = freshServer();
     expect((await store.claimFetch(server, T0_MS, 'job', Number.MAX_SAFE_INTEGER, 5000)).allowed).toBe(true);
-    expect(await lookupOne(server, T0_MS)).toMatchObject({ mayFetch: false, fetchInFlight: true });
-    expect(await lookupOne(server, T0_MS + 4999)).toMatchObject({ mayFetch: false, fetchInFlight: true });
-    expect(await lookupOne(server, T0_MS + 5000)).toMatchObject({ mayFetch: true, fetchInFlight: false });
+    expect(await lookupOne(server, T0_MS)).toMatchObject({ action: 'wait', entries: [] });
+    expect((await lookupOne(server, T0_MS + 4999)).action).toBe('wait');
     // A record holding only fetch state still needs a fetch.
-    expect((await lookupOne(server, T0_MS + 5000)).needFetch).toBe(true);
+    expect(await lookupOne(server, T0_MS + 5000)).toMatchObject({ action: 'fetch', entries: [] });
   });
 
-  it('is false after recordFailure until the backed-off wait has passed', async () => {
+  it('is serveStale after recordFailure until the backed-off wait has passed', async () => {
     const server = freshServer();
     const { waitMs } = await store.recordFailure(server, T0_MS, INTERVAL_MS, MAX_BACKOFF_MS);
     expect(waitMs).toBe(2 * INTERVAL_MS);
-    expect((await lookupOne(server, T0_MS + waitMs - 1)).mayFetch).toBe(false);
-    expect((await lookupOne(server, T0_MS + waitMs)).mayFetch).toBe(true);
+    expect(await lookupOne(server, T0_MS + waitMs - 1)).toMatchObject({ action: 'serveStale', entries: [] });
+    expect((await lookupOne(server, T0_MS + waitMs)).action).toBe('fetch');
   });
 
-  it('is false after storeResponse until the interval has passed', async () => {
+  it('is serveStale after storeResponse until the interval has passed', async () => {
     const server = freshServer();
     await storeAt(server, T0_MS, T0_MS + DAY_MS);
-    expect((await lookupOne(server, T0_MS + INTERVAL_MS - 1)).mayFetch).toBe(false);
-    expect((await lookupOne(server, T0_MS + INTERVAL_MS)).mayFetch).toBe(true);
+    // A key ID the response lacks, so the stored answer will not do.
+    const rotated = { keyIds: ['ed25519:rotated'] };
+    expect(await lookupOne(server, T0_MS + INTERVAL_MS - 1, rotated)).toMatchObject({ action: 'serveStale', entries: [] });
+    expect((await lookupOne(server, T0_MS + INTERVAL_MS, rotated)).action).toBe('fetch');
   });
 });
 
@@ -113,7 +117,7 @@ describe('KeyStore.lookup: refreshDue', () => {
     await storeAt(server, T0_MS, T0_MS + 2 * HOUR_MS); // due at T0 + 1 h
     expect((await lookupOne(server, T0_MS + HOUR_MS - 1)).refreshDue).toBe(false);
     const due = await lookupOne(server, T0_MS + HOUR_MS);
-    expect(due).toMatchObject({ needFetch: false, mayFetch: true, refreshDue: true });
+    expect(due).toMatchObject({ action: 'serve', refreshDue: true });
     expect(due.entries).toHaveLength(1);
   });
 
@@ -142,7 +146,7 @@ describe('KeyStore.lookup: refreshDue', () => {
     expect((await lookupOne(server, T0_MS + 7 * DAY_MS - 1)).refreshDue).toBe(false);
     const due = await lookupOne(server, T0_MS + 7 * DAY_MS);
     expect(due.refreshDue).toBe(true);
-    expect(due.needFetch).toBe(false); // validity judged on the response's own valid_until_ts
+    expect(due.action).toBe('serve'); // validity judged on the response's own valid_until_ts
   });
 
   it('is never true while the origin may not be contacted, and becomes true once it may', async () => {
@@ -151,13 +155,16 @@ describe('KeyStore.lookup: refreshDue', () => {
     const due = T0_MS + HOUR_MS;
     expect((await store.claimFetch(server, due, 'job')).allowed).toBe(true);
     const held = await lookupOne(server, due + 1);
-    expect(held).toMatchObject({ mayFetch: false, refreshDue: false });
+    expect(held).toMatchObject({ action: 'serve', refreshDue: false });
+    // What a caller needing a fetch would be told meanwhile: wait for the one in flight.
+    expect((await lookupOne(server, due + 1, { keyIds: ['ed25519:rotated'] })).action).toBe('wait');
 
     await store.recordFailure(server, due + 1, INTERVAL_MS, MAX_BACKOFF_MS); // next fetch at due + 1 + 2 intervals
     const backingOff = await lookupOne(server, due + 2 * INTERVAL_MS);
-    expect(backingOff).toMatchObject({ mayFetch: false, refreshDue: false });
+    expect(backingOff).toMatchObject({ action: 'serve', refreshDue: false });
+    expect((await lookupOne(server, due + 2 * INTERVAL_MS, { keyIds: ['ed25519:rotated'] })).action).toBe('serveStale');
 
-    expect(await lookupOne(server, due + 1 + 2 * INTERVAL_MS)).toMatchObject({ mayFetch: true, refreshDue: true });
+    expect(await lookupOne(server, due + 1 + 2 * INTERVAL_MS)).toMatchObject({ action: 'serve', refreshDue: true });
   });
 
   it('restarts from the new fetch time after a refresh is stored', async () => {
