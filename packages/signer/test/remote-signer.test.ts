@@ -147,11 +147,10 @@ describe('failures are SignerUnavailableError saying what to check', () => {
     });
     const slow = remoteTo(silent.port, { timeoutMs: 200 });
     try {
-      const started = Date.now();
+      // The silent server never answers: only the client's own 200 ms timeout can end this.
       const err = await rejection(slow.ownKeys());
       expect(err).toBeInstanceOf(SignerUnavailableError);
       expect(err.message).toMatch(/did not answer within 200 ms/);
-      expect(Date.now() - started).toBeLessThan(3000);
     } finally {
       await slow.close();
       await silent.stop();
