@@ -5,7 +5,7 @@
  */
 import { LRUCache } from 'lru-cache';
 import { badJson, invalidParam, tooLarge } from '@matrix-notary/common';
-import { isValidKeyId, isValidServerName, nonCanonicalServerNameReason } from '@matrix-notary/protocol';
+import { isValidKeyId, isValidServerName, nonCanonicalServerNameReason, isPlainObject } from '@matrix-notary/protocol';
 
 export interface QueryLimits {
   maxServersPerQuery: number;
@@ -119,10 +119,6 @@ export function parseGetQuery(rest: string, search: string, nowMs: number): Serv
     parsedTargets.set(key, target);
   }
   return { serverName: target.serverName, keyIds: target.keyIds, minValidUntilTs: target.given ?? nowMs };
-}
-
-function isPlainObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
 /**

@@ -16,6 +16,7 @@ import { keyIdWithTwoBodies, MAX_OLD_VERIFY_KEYS, MAX_VERIFY_KEYS, responseKeys,
 import { isValidKeyId } from './key-id';
 import { isValidServerName } from './server-name';
 import { signedBytes, verifyJsonSignature, type Signatures } from './signing';
+import { isPlainObject } from './plain-object';
 
 export interface VerifyKey {
   key: string;
@@ -57,10 +58,6 @@ export interface KeyResponseRefusal {
 export type KeyResponseCheck = { ok: true; response: ServerKeyResponse; keyIds: string[] } | KeyResponseRefusal;
 
 export type OriginResponseCheck = { ok: true; response: ServerKeyResponse; keyIds: string[]; keys: ResponseKey[] } | KeyResponseRefusal;
-
-function isPlainObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
 
 function refuse(reason: RefusalReason, message: string): KeyResponseRefusal {
   return { ok: false, reason, message };
