@@ -9,4 +9,3 @@ export {
 } from './errors';
 export { isForbiddenAddress, createAddressPolicy, parseAllowedEntry, type AddressPolicy, type AddressPolicyOptions } from './address-filter';
 export { DEFAULT_FEDERATION_PORT, type DiscoveryStep } from './discovery';
-export type { FederationLogger } from './logger';
