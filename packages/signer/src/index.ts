@@ -1,5 +1,4 @@
 export * from './errors';
-export * from './logger';
 export * from './notary-signer';
 export * from './key-file';
 export * from './old-keys';

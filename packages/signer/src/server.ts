@@ -9,7 +9,7 @@ import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Counter, type Registry } from 'prom-client';
 import { SignerRefusedError } from './errors';
-import type { SignerLogger } from './logger';
+import type { Logger } from 'pino';
 import type { NotarySigner } from './notary-signer';
 import { COUNTERSIGN_PATH, HEALTH_PATH, OWN_KEYS_PATH, type SignerErrcode, type SignerErrorBody } from './wire';
 
@@ -21,7 +21,7 @@ export interface SignerServerOptions {
   token: string;
   /** Size cap on a countersign request body (NOTARY_MAX_BODY_BYTES). */
   maxBodyBytes: number;
-  logger: SignerLogger;
+  logger: Logger;
   registry?: Registry;
 }
 
