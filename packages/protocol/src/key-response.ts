@@ -35,7 +35,7 @@ export interface ServerKeyResponse {
   [extra: string]: unknown;
 }
 
-export type RefusalReason =
+export type KeyResponseRefusalReason =
   | 'not_an_object'
   | 'bad_server_name'
   | 'bad_valid_until_ts'
@@ -51,7 +51,7 @@ export type RefusalReason =
 
 export interface KeyResponseRefusal {
   ok: false;
-  reason: RefusalReason;
+  reason: KeyResponseRefusalReason;
   message: string;
 }
 
@@ -59,7 +59,7 @@ export type KeyResponseCheck = { ok: true; response: ServerKeyResponse; keyIds: 
 
 export type OriginResponseCheck = { ok: true; response: ServerKeyResponse; keyIds: string[]; keys: ResponseKey[] } | KeyResponseRefusal;
 
-function refuse(reason: RefusalReason, message: string): KeyResponseRefusal {
+function refuse(reason: KeyResponseRefusalReason, message: string): KeyResponseRefusal {
   return { ok: false, reason, message };
 }
 
