@@ -2,14 +2,14 @@
  * The signer's error types. Each sets `name` so callers (and logs) can tell them apart across the
  * HTTP boundary, where RemoteSigner turns the wire errors back into the same classes.
  */
-import type { RefusalReason } from '@matrix-notary/protocol';
+import type { KeyResponseRefusalReason } from '@matrix-notary/protocol';
 
 /**
  * Why a countersignature was refused: a protocol check's reason, or one the signer adds
  * (`not_json`; `own_name`, a response naming the notary itself; `too_large`, over the signer's
  * body limit, which only the HTTP signer has).
  */
-export type SignerRefusalReason = RefusalReason | 'not_json' | 'own_name' | 'too_large';
+export type SignerRefusalReason = KeyResponseRefusalReason | 'not_json' | 'own_name' | 'too_large';
 
 /** The input is not something the notary may countersign. Retrying the same input will not help. */
 export class SignerRefusedError extends Error {
