@@ -13,7 +13,7 @@ import { parseGetQuery, parseServerCriteria, postQueryServers, type QueryLimits,
 import type { ApiMetrics, RouteLabel } from './metrics';
 import type { OwnKeysCache } from './own-keys-cache';
 import type { QueryService } from './query-service';
-import { readBody } from './read-body';
+import { readBodyOrMatrixError } from './read-body';
 import { nextTurn, SLICE_SERVERS } from './work-slices';
 
 export const SERVER_PATH = '/_matrix/key/v2/server';
@@ -110,7 +110,7 @@ export function createRequestHandler(deps: HandlerDeps): (req: IncomingMessage, 
   const servePostQuery = async (req: IncomingMessage, res: ServerResponse, started: number) => {
     if (req.method !== 'POST') throw unrecognized(405);
     const client = await admit(req);
-    const raw = await readBody(req, deps.maxBodyBytes);
+    const raw = await readBodyOrMatrixError(req, deps.maxBodyBytes);
     // The fetch wait runs from when the query is complete: a slow sender's upload is not ours.
     const arrived = now();
     // Parsing a big body is a slice of its own: many arriving at once must not run back to back.

@@ -1,8 +1,12 @@
-/** Reads a request body into memory, refusing it as soon as it passes the size cap. */
+/**
+ * Reads a request body into memory. Failures are the MatrixError to answer with: 413 as soon as
+ * the body passes the size cap (the rest is still read and dropped, so the 413 reaches the
+ * client on this connection), 400 when the body cannot be read.
+ */
 import type { IncomingMessage } from 'node:http';
 import { MatrixError, tooLarge } from '@matrix-notary/common';
 
-export function readBody(req: IncomingMessage, maxBytes: number): Promise<Buffer> {
+export function readBodyOrMatrixError(req: IncomingMessage, maxBytes: number): Promise<Buffer> {
   const declared = req.headers['content-length'];
   if (declared !== undefined && Number(declared) > maxBytes) {
     return Promise.reject(tooLarge(`the request body is over ${maxBytes} bytes`));
