@@ -19,7 +19,10 @@ export interface SignerServerOptions {
   bind: string;
   /** The bearer token every request but the health probe must carry (NOTARY_SIGNER_TOKEN). */
   token: string;
-  /** Size cap on a countersign request body (NOTARY_MAX_BODY_BYTES). */
+  /**
+   * Size cap on a countersign request body: an origin's key response as the worker fetched it, so
+   * the role passes NOTARY_MAX_ORIGIN_RESPONSE_BYTES (NOTARY_MAX_BODY_BYTES caps the api's clients).
+   */
   maxBodyBytes: number;
   logger: Logger;
   registry?: Registry;
@@ -90,8 +93,11 @@ function checkAuth(req: http.IncomingMessage, token: string): 'ok' | 'missing' |
 
 class BodyTooLarge extends Error {}
 
-/** Reads the whole body, or throws BodyTooLarge as soon as it is known to exceed `max`. */
-function readBody(req: http.IncomingMessage, max: number): Promise<Buffer> {
+/**
+ * Reads the whole body, or throws BodyTooLarge as soon as it is known to exceed `max` and stops
+ * reading: the caller answers 413 and drains the rest (discardBody).
+ */
+function readBodyUnlessTooLarge(req: http.IncomingMessage, max: number): Promise<Buffer> {
   const declared = req.headers['content-length'];
   if (declared !== undefined && Number(declared) > max) return Promise.reject(new BodyTooLarge());
   return new Promise((resolve, reject) => {
@@ -187,7 +193,7 @@ export async function startSignerServer(options: SignerServerOptions): Promise<R
 
     let body: Buffer;
     try {
-      body = await readBody(req, maxBodyBytes);
+      body = await readBodyUnlessTooLarge(req, maxBodyBytes);
     } catch (err) {
       if (!(err instanceof BodyTooLarge)) throw err;
       count('countersign', 'too_large');
