@@ -1,7 +1,12 @@
 /**
- * The notary's Redis model for origin responses, key-ID bindings, rate limits and backoff. Every
- * write is one Lua script on one origin's record, so reads and writes that belong together are
- * never split; a cache hit is one HMGET of fixed fields (the record's layout: origin-record.ts).
+ * The notary's Redis model for origin responses, key-ID bindings, rate limits and backoff. Each
+ * change to an origin's record is atomic on that record alone (a Lua script; releaseClaim's two
+ * commands a MULTI), so no reader sees half of one. An operation may make several such changes
+ * (storeResponse drops a banned key's binding, then stores again), and the cluster-wide binding
+ * counts live in another key, updated after the record's script: they can lag it, and drift if a
+ * process dies in between. Reads are plain HMGETs: a cache hit is one HMGET of fixed fields (the
+ * record's layout: origin-record.ts); lookup's rare second read, of older responses, is checked
+ * for a store in between and done again.
  */
 import { KEY_VALIDITY_CAP_MS, MAX_RETIRED_KEYS_PER_ORIGIN, type BannedKeys, type ResponseKey } from '@matrix-notary/protocol';
 import { keyStatsKey, originRecordKey } from './keys';
