@@ -6,7 +6,7 @@
  */
 import { LRUCache } from 'lru-cache';
 import { badJson, invalidParam, tooLarge } from '@matrix-notary/common';
-import { isValidKeyId, isValidServerName, nonCanonicalServerNameReason } from '@matrix-notary/protocol';
+import { isValidKeyId, isValidServerName, nonCanonicalServerNameReason, isPlainObject } from '@matrix-notary/protocol';
 
 export interface QueryLimits {
   maxServersPerQuery: number;
@@ -184,8 +184,4 @@ export class KeyQueryParser {
     }
     return { serverName, keyIds, given };
   }
-}
-
-function isPlainObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
 }

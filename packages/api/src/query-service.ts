@@ -40,7 +40,7 @@ export interface QueryServiceDeps {
   logger: Logger;
   metrics: ApiMetrics;
   now?: () => number;
-  /** The in-pod copy of hot entries; tests pass a TTL of 0 to always read Redis. */
+  /** The in-pod copy of recent answers; default: a HotEntries keeping each for HOT_ENTRY_TTL_MS. */
   hot?: HotEntries;
 }
 
@@ -56,10 +56,6 @@ export class QueryService {
   }
 
   /**
-   * The answer to `queries` from `client`, ready to send. `deadlineMs` (epoch ms) is when the
-   * answer must be on its way: fetches still running then are not waited for.
-   */
-  /**
    * The hottest case, synchronously: one server the pod has a fresh copy of, answered without
    * assembling anything (and without a promise). Undefined when answer() must be asked.
    */
@@ -70,6 +66,10 @@ export class QueryService {
     return answer;
   }
 
+  /**
+   * The answer to `queries` from `client`, ready to send. `deadlineMs` (epoch ms) is when the
+   * answer must be on its way: fetches still running then are not waited for.
+   */
   async answer(queries: readonly ServerKeyQuery[], client: Client, deadlineMs: number): Promise<Buffer> {
     const { deps } = this;
     if (queries.length === 1) {

@@ -4,7 +4,7 @@
  * tests and the `all` role start the very same thing.
  */
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Server as NetServer } from 'node:net';
 import { closeServer, createLogger, createRegistry, readBannedKeysFile, settleWithin, startMetricsListener, type HealthCheck, type Logger, type MetricsListener } from '@matrix-notary/common';
 import { ConnectionWatch, FetchWaiter, KeyStore, RedisConnections, RefreshQueue, type RedisClient } from '@matrix-notary/store';
 import type { Registry } from 'prom-client';
@@ -35,6 +35,11 @@ export interface ApiDeps {
    * on real time.
    */
   now?: () => number;
+  /**
+   * A socket already listening, which the api takes over instead of binding NOTARY_PORT: `all`
+   * opens it first when the notary's name is made from a port chosen by listening (NOTARY_PORT=0).
+   */
+  listener?: NetServer;
 }
 
 /**
@@ -142,7 +147,8 @@ export async function startApi(config: ApiConfig, deps: ApiDeps): Promise<ApiHan
     const listening = server;
     await new Promise<void>((resolve, reject) => {
       listening.once('error', reject);
-      listening.listen(config.port, config.bind, () => resolve());
+      if (deps.listener) listening.listen(deps.listener, () => resolve());
+      else listening.listen(config.port, config.bind, () => resolve());
     });
     if (!deps.registry) metricsListener = await startMetricsListener(registry, config.metricsPort, config.metricsBind, ready);
     const port = (server.address() as AddressInfo).port;

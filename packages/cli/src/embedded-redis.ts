@@ -10,8 +10,9 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
+import net from 'node:net';
 import path from 'node:path';
-import { freeLoopbackPort, redisAnswers } from '@matrix-notary/common';
+import { freeLoopbackPort } from '@matrix-notary/common';
 
 export interface EmbeddedRedis {
   url: string;
@@ -80,13 +81,87 @@ async function stopPid(pid: number): Promise<void> {
   if (!(await waitUntilGone(pid, 5000))) process.kill(pid, 'SIGKILL');
 }
 
-export async function startEmbeddedRedis(dataDir: string): Promise<EmbeddedRedis> {
+/** How many ports a start tries, should another process take the one found free before redis-server binds it. */
+const START_ATTEMPTS = 3;
+const START_TIMEOUT_MS = 10_000;
+
+/** The pid of the Redis answering at 127.0.0.1:port (INFO server), or undefined. */
+function redisPid(port: number, timeoutMs: number): Promise<number | undefined> {
+  return new Promise((resolve) => {
+    const socket = net.connect({ host: '127.0.0.1', port });
+    let reply = '';
+    const done = (pid: number | undefined) => {
+      socket.destroy();
+      resolve(pid);
+    };
+    socket.setTimeout(timeoutMs, () => done(undefined));
+    socket.once('error', () => done(undefined));
+    socket.once('connect', () => socket.write('INFO server\r\n'));
+    socket.on('data', (d: Buffer) => {
+      reply += d.toString('latin1');
+      if (!reply.startsWith('$')) return done(undefined); // an error (NOAUTH: not ours), or not Redis
+      const pid = /\r\nprocess_id:(\d+)\r\n/.exec(reply);
+      if (pid) done(Number(pid[1]));
+      else if (reply.length > 64 * 1024) done(undefined);
+    });
+  });
+}
+
+/** Waits until the child's redis-server answers on `port`, the child exits, or START_TIMEOUT_MS passes. */
+async function untilServing(child: ChildProcess, port: number): Promise<'serving' | 'exited' | 'timeout'> {
+  const deadline = Date.now() + START_TIMEOUT_MS;
+  for (;;) {
+    // setpriv execs redis-server, so the child's pid is redis-server's.
+    if ((await redisPid(port, 300)) === child.pid) return 'serving';
+    if (child.exitCode !== null || child.signalCode !== null) return 'exited';
+    if (Date.now() > deadline) return 'timeout';
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/**
+ * Starts redis-server on a free port. It cannot be handed a listening socket, so a port is found
+ * free and then bound, and another process may take it in between: then the child exits (the port
+ * is in use) and another port is tried, or, when that process is a Redis, it is the one answering,
+ * so only a Redis with the child's pid counts as started.
+ */
+async function spawnRedis(
+  redisServer: string,
+  dataDir: string,
+  choosePort: () => Promise<number>,
+): Promise<{ child: ChildProcess; port: number; exited: Promise<void> }> {
+  const setpriv = findOnPath('setpriv');
+  for (let attempt = 1; ; attempt++) {
+    const port = await choosePort();
+    const redisArgs = [
+      '--port', String(port), '--bind', '127.0.0.1', '--dir', path.resolve(dataDir),
+      '--appendonly', 'yes', '--save', '', '--maxmemory-policy', 'noeviction', '--daemonize', 'no',
+      '--logfile', 'redis.log',
+    ];
+    const child: ChildProcess = setpriv
+      ? spawn(setpriv, ['--pdeathsig', 'SIGTERM', '--', redisServer, ...redisArgs], { stdio: 'ignore' })
+      : spawn(redisServer, redisArgs, { stdio: 'ignore' });
+    const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+    const outcome = await untilServing(child, port);
+    if (outcome === 'serving') return { child, port, exited };
+    child.kill('SIGKILL');
+    if (outcome === 'timeout' || attempt === START_ATTEMPTS) {
+      throw new EmbeddedRedisUnavailable(`the private redis-server did not start; see ${path.join(dataDir, 'redis.log')}`);
+    }
+  }
+}
+
+/**
+ * `choosePort` finds the port to try (tests give one that is taken); a taken port costs one of
+ * START_ATTEMPTS tries.
+ */
+export async function startEmbeddedRedis(dataDir: string, choosePort: () => Promise<number> = freeLoopbackPort): Promise<EmbeddedRedis> {
   fs.mkdirSync(dataDir, { recursive: true });
   const stateFile = path.join(dataDir, STATE_FILE);
   const clearState = () => fs.rmSync(stateFile, { force: true });
 
   const previous = readState(dataDir);
-  if (previous && isRedisProcess(previous.pid) && (await redisAnswers('127.0.0.1', previous.port, 500))) {
+  if (previous && isRedisProcess(previous.pid) && (await redisPid(previous.port, 500)) === previous.pid) {
     return {
       url: `redis://127.0.0.1:${previous.port}`,
       reused: true,
@@ -103,25 +178,7 @@ export async function startEmbeddedRedis(dataDir: string): Promise<EmbeddedRedis
       'no Redis answers at redis://127.0.0.1:6379 and redis-server is not installed: install it (e.g. `apt-get install redis-server`) or set REDIS_URL to a running Redis',
     );
   }
-  const port = await freeLoopbackPort();
-  const redisArgs = [
-    '--port', String(port), '--bind', '127.0.0.1', '--dir', path.resolve(dataDir),
-    '--appendonly', 'yes', '--save', '', '--maxmemory-policy', 'noeviction', '--daemonize', 'no',
-    '--logfile', 'redis.log',
-  ];
-  const setpriv = findOnPath('setpriv');
-  const child: ChildProcess = setpriv
-    ? spawn(setpriv, ['--pdeathsig', 'SIGTERM', '--', redisServer, ...redisArgs], { stdio: 'ignore' })
-    : spawn(redisServer, redisArgs, { stdio: 'ignore' });
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  const deadline = Date.now() + 10_000;
-  while (!(await redisAnswers('127.0.0.1', port, 300))) {
-    if (child.exitCode !== null || Date.now() > deadline) {
-      child.kill('SIGKILL');
-      throw new EmbeddedRedisUnavailable(`the private redis-server did not start; see ${path.join(dataDir, 'redis.log')}`);
-    }
-    await new Promise((r) => setTimeout(r, 50));
-  }
+  const { child, port, exited } = await spawnRedis(redisServer, dataDir, choosePort);
   // setpriv execs redis-server, so the child's pid is redis-server's.
   fs.writeFileSync(stateFile, JSON.stringify({ pid: child.pid as number, port } satisfies State) + '\n');
   return {

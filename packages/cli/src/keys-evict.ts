@@ -6,7 +6,7 @@
  * in matrix_notary_key_bindings_evicted_total{reason="operator"}.
  */
 import { parseArgs } from 'node:util';
-import { createLogger } from '@matrix-notary/common';
+import { createLogger, VariableReader } from '@matrix-notary/common';
 import { isValidKeyId, keyFingerprint } from '@matrix-notary/protocol';
 import { checkServerName, EXIT_FAILED, EXIT_OK, UsageError, withStore, type CommandIo } from './store-access';
 
@@ -53,9 +53,13 @@ export async function runKeys(args: string[], io: CommandIo): Promise<number> {
   }
   const { serverName, keyId, json } = request;
   return withStore(io, 'keys', KEYS_USAGE, async ({ store }) => {
+    // The level as the roles read it (the table's default, a bad value refused), before anything is evicted.
+    const reader = new VariableReader(io.env);
+    const level = reader.optional('NOTARY_LOG_LEVEL');
+    reader.done();
+    const logger = createLogger({ role: 'cli', level, destination: io.stderr });
     const dropped = await store.evict(serverName, keyId);
     const evicted = dropped.map((d) => ({ key_id: d.keyId, key: d.body, key_sha256: keyFingerprint(d.body) }));
-    const logger = createLogger({ role: 'cli', level: io.env.NOTARY_LOG_LEVEL || 'info', destination: io.stderr });
     if (evicted.length > 0) {
       logger.warn(
         { origin: serverName, keyIds: evicted.map((e) => e.key_id), keySha256: evicted.map((e) => e.key_sha256), all: keyId === undefined },

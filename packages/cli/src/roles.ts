@@ -4,13 +4,10 @@
  * the same code runs as separate processes, as `all` in one process, and inside tests.
  */
 import { randomBytes } from 'node:crypto';
-import fs from 'node:fs';
 import path from 'node:path';
 import {
   createLogger,
   createRegistry,
-  freeLoopbackPort,
-  redisAnswers,
   redisSettingsFromUrl,
   startMetricsListener,
   VariableReader,
@@ -18,10 +15,12 @@ import {
   type MetricsListener,
 } from '@matrix-notary/common';
 import { readApiConfig, startApi, type ApiHandle } from '@matrix-notary/api';
-import { createSigningKeyFile, loadLocalSigner, startSignerServer, type LocalSigner } from '@matrix-notary/signer';
+import { loadLocalSigner, startSignerServer, type LocalSigner } from '@matrix-notary/signer';
 import { RemoteSigner } from '@matrix-notary/signer-client';
 import { readWorkerConfig, startWorker } from '@matrix-notary/worker';
-import { startEmbeddedRedis, type EmbeddedRedis } from './embedded-redis';
+import type { EmbeddedRedis } from './embedded-redis';
+import { defaultServerName, firstRunDefaults } from './first-run-defaults';
+import { createKeyIfMissing, listenerPort, openListener, privateRedisUnlessOneAnswers } from './first-run-steps';
 import { readSignerConfig, type SignerConfig } from './signer-config';
 import { waitForSigner } from './wait-for-signer';
 
@@ -35,9 +34,6 @@ export interface RoleHandle {
 type Env = NodeJS.ProcessEnv;
 
 const SIGNER_TIMEOUT_MS = 10_000;
-
-/** The default of NOTARY_SIGNING_KEY_FILE: the only path `all` ever creates a key at. */
-const DEFAULT_SIGNING_KEY_FILE = './data/signing.key';
 
 function localSigner(config: SignerConfig, logger: Logger): Promise<LocalSigner> {
   return loadLocalSigner({
@@ -123,9 +119,6 @@ export async function startWorkerRole(env: Env): Promise<RoleHandle> {
   }
 }
 
-const DEFAULT_REDIS_HOST = '127.0.0.1';
-const DEFAULT_REDIS_PORT = 6379;
-
 export interface AllOptions {
   /** Where the embedded default keeps its private Redis data (default ./data/redis). */
   dataDir?: string;
@@ -133,86 +126,52 @@ export interface AllOptions {
 }
 
 /**
- * What `all` fills in on a bare machine before validating: a port (0 means a free one, found now
- * because the default server name needs it), a server name from the port, and a signer token (in
- * one process the signer is called directly, so the token guards nothing here; it only keeps the
- * configuration the same shape as the split roles').
- */
-async function fillInDefaults(env: Env): Promise<{ effective: Env; warnServerName: boolean }> {
-  const effective: Env = { ...env };
-  const port = env.NOTARY_PORT?.trim() ?? '';
-  if (port === '0') effective.NOTARY_PORT = String(await freeLoopbackPort());
-  let warnServerName = false;
-  if (!env.NOTARY_SERVER_NAME?.trim()) {
-    const portReader = new VariableReader(effective);
-    const resolved = portReader.optional('NOTARY_PORT');
-    // With a bad NOTARY_PORT, validation stops at the port; the name must not be reported too.
-    effective.NOTARY_SERVER_NAME = portReader.ok ? `localhost:${resolved}` : 'localhost';
-    warnServerName = true;
-  }
-  if (!env.NOTARY_SIGNER_TOKEN?.trim() && !env.NOTARY_SIGNER_TOKEN_FILE?.trim()) {
-    effective.NOTARY_SIGNER_TOKEN = randomBytes(24).toString('base64url');
-  }
-  return { effective, warnServerName };
-}
-
-/**
  * Every role in one process: the embedded default of `npm start`. Fills in what a first run on
- * a bare machine lacks (a Redis, a signing key, a server name, a signer token) and says so.
+ * a bare machine lacks (a Redis, a signing key, a server name, a signer token) and says so
+ * (first-run-defaults.ts decides what, first-run-steps.ts does it), then starts the same worker
+ * and api as the split roles, sharing one registry and the in-process signer.
  */
 export async function startAll(env: Env, opts: AllOptions = {}): Promise<RoleHandle> {
-  const { effective, warnServerName } = await fillInDefaults(env);
-  const reader = new VariableReader(effective);
+  const firstRun = firstRunDefaults(env, () => randomBytes(24).toString('base64url'));
+  const reader = new VariableReader(firstRun.env);
   const signerConfig = readSignerConfig(reader);
   const apiConfig = readApiConfig(reader);
   const workerConfig = readWorkerConfig(reader);
   reader.done();
 
   const logger = opts.logger ?? createLogger({ role: 'all', level: apiConfig.logLevel });
-  if (warnServerName) {
-    logger.warn(
-      { serverName: apiConfig.serverName },
-      'NOTARY_SERVER_NAME is not set: using localhost:<port>; set it to the name homeservers will know this notary by',
-    );
-  }
-  // A key is created only at the default path: a missing file anywhere else is most likely a
-  // mistyped path to the real key, and a new key there would silently change the notary's identity.
-  const keyFileIsDefault = !env.NOTARY_SIGNING_KEY_FILE?.trim();
-  if (keyFileIsDefault && !fs.existsSync(DEFAULT_SIGNING_KEY_FILE)) {
-    fs.mkdirSync(path.dirname(path.resolve(DEFAULT_SIGNING_KEY_FILE)), { recursive: true, mode: 0o700 });
-    const { keyId } = await createSigningKeyFile(DEFAULT_SIGNING_KEY_FILE);
-    logger.info({ file: DEFAULT_SIGNING_KEY_FILE, keyId }, 'created a new signing key');
-  }
-  const signer = await localSigner(signerConfig, logger);
-
+  // NOTARY_PORT=0 and no name: the name is made from the port, so the api's socket comes first.
+  const listener = firstRun.serverName === 'from_listener' ? await openListener(apiConfig.port, apiConfig.bind) : undefined;
+  let signer: LocalSigner | undefined;
   let embedded: EmbeddedRedis | undefined;
   try {
-    // Only when no Redis at all is configured (REDIS_SENTINELS or REDIS_CLUSTER_NODES name one too).
-    const redisConfigured = Boolean(env.REDIS_URL?.trim() || env.REDIS_SENTINELS?.trim() || env.REDIS_CLUSTER_NODES?.trim());
-    if (!redisConfigured && !(await redisAnswers(DEFAULT_REDIS_HOST, DEFAULT_REDIS_PORT))) {
-      const dataDir = opts.dataDir ?? path.resolve('data');
-      embedded = await startEmbeddedRedis(path.join(dataDir, 'redis'));
-      apiConfig.redis = workerConfig.redis = redisSettingsFromUrl(embedded.url);
-      logger.info(
-        { redis: embedded.url, dir: path.join(dataDir, 'redis'), reused: embedded.reused },
-        embedded.reused
-          ? 'no Redis at redis://127.0.0.1:6379: using the private redis-server a previous run left running'
-          : 'no Redis at redis://127.0.0.1:6379: started a private redis-server',
+    if (listener) signerConfig.serverName = apiConfig.serverName = workerConfig.serverName = defaultServerName(listenerPort(listener));
+    if (firstRun.serverName !== 'given') {
+      logger.warn(
+        { serverName: apiConfig.serverName },
+        'NOTARY_SERVER_NAME is not set: using localhost:<port>; set it to the name homeservers will know this notary by',
       );
+    }
+    if (firstRun.createKeyAt !== undefined) await createKeyIfMissing(firstRun.createKeyAt, logger);
+    signer = await localSigner(signerConfig, logger);
+    if (!firstRun.redisConfigured) {
+      embedded = await privateRedisUnlessOneAnswers(apiConfig.redis, opts.dataDir ?? path.resolve('data'), logger);
+      if (embedded) apiConfig.redis = workerConfig.redis = redisSettingsFromUrl(embedded.url);
     }
     const registry = createRegistry('all');
     const worker = await startWorker(workerConfig, { signer, logger, registry });
     let api: ApiHandle | undefined;
     let metrics: MetricsListener;
     try {
-      api = await startApi(apiConfig, { signer, logger, registry });
+      api = await startApi(apiConfig, { signer, logger, registry, listener });
       metrics = await startMetricsListener(registry, apiConfig.metricsPort, apiConfig.metricsBind, api.ready);
     } catch (err) {
       await api?.stop();
       await worker.stop();
       throw err;
     }
-    const started = api;
+    // Consts for stop(): a closure does not see what the code above proved of the lets.
+    const [started, inProcessSigner, privateRedis] = [api, signer, embedded];
     logger.info(
       { url: reachableUrl(apiConfig.bind, started.port, '/_matrix/key/v2/server'), serverName: apiConfig.serverName, metricsPort: metrics.port },
       'matrix-notary is running (all roles in one process)',
@@ -222,12 +181,13 @@ export async function startAll(env: Env, opts: AllOptions = {}): Promise<RoleHan
       logger,
       async stop() {
         await Promise.all([started.stop(), worker.stop(), metrics.stop()]);
-        await signer.close();
-        await embedded?.stop();
+        await inProcessSigner.close();
+        await privateRedis?.stop();
       },
     };
   } catch (err) {
-    await signer.close();
+    listener?.close(); // the api closes it once it has taken it over; closing again does nothing
+    await signer?.close();
     await embedded?.stop();
     throw err;
   }

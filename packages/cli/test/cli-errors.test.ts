@@ -125,3 +125,29 @@ test('--version prints the version', async () => {
     expect(res).toMatchObject({ code: 0, stdout: `matrix-notary ${version}\n` });
   }
 });
+
+/**
+ * What bin/matrix-notary.js does with a failure main() lets through: a preloaded module makes
+ * main() reject, as a failure no command catches would (the CLI itself is unchanged).
+ */
+function failingMain(thrown: string): Record<string, string> {
+  const preload = path.join(cwd, `failing-main-${Math.random().toString(36).slice(2)}.js`);
+  const main = JSON.stringify(path.resolve(__dirname, '..', 'dist', 'main.js'));
+  fs.writeFileSync(preload, `const cli = require(${main});\ncli.main = async () => { throw ${thrown}; };\n`);
+  return { NODE_OPTIONS: `--require ${preload}` };
+}
+
+test('a failure main() lets through that it can explain is one line and exit 1, not an unhandled rejection', async () => {
+  const common = JSON.stringify(path.resolve(__dirname, '..', '..', 'common', 'dist', 'index.js'));
+  const res = await runCli(['all'], failingMain(`new (require(${common}).ConfigError)(['NOTARY_PORT must be a whole number from 0 to 65535'])`));
+  expect(res).toMatchObject({ code: 1, stdout: '', stderr: 'matrix-notary: NOTARY_PORT must be a whole number from 0 to 65535\n' });
+});
+
+test('a failure nothing explains says so in its first line, then gives the stack for a report; exit 1', async () => {
+  const res = await runCli(['all'], failingMain("new Error('something no one expected')"));
+  expect(res.code).toBe(1);
+  const [first, ...rest] = res.stderr.trimEnd().split('\n');
+  expect(first).toBe('matrix-notary: unexpected error (please report it, with what follows): something no one expected');
+  expect(rest[0]).toBe('Error: something no one expected');
+  expect(res.stderr).not.toMatch(/UnhandledPromiseRejection|triggerUncaughtException/);
+});

@@ -10,7 +10,7 @@ import { decodeBase64, encodeBase64, keyPairFromSeed, verifyJsonSignature } from
 import { readSigningKeyFile, signingKeyId } from '@matrix-notary/signer';
 import { deletePrefix, testRedisUrl, uniquePrefix } from '@matrix-notary/testing';
 import { freeLoopbackPort } from '@matrix-notary/common';
-import { assertBuilt, logLines, runCli, startCli, stopWithin, waitForUrl } from './processes';
+import { assertBuilt, logLines, runCli, startCli, stopWithin, waitForLogLine, waitForUrl } from './processes';
 
 jest.setTimeout(60_000);
 
@@ -110,6 +110,36 @@ describe('all', () => {
       // Logged once each: the signing key, the api listener.
       expect(lines.filter((l) => l.msg === 'signing key loaded')).toHaveLength(1);
       expect(lines.filter((l) => l.msg === 'api listening')).toHaveLength(1);
+    } finally {
+      await proc.stop();
+      await deletePrefix(prefix);
+    }
+  });
+  it('on a first run fills in what is missing: a key at ./data/signing.key, the name localhost:<port> of the port it listens on', async () => {
+    const cwd = fs.mkdtempSync(path.join(dir, 'first-run-'));
+    const prefix = uniquePrefix('first-run');
+    // No server name, key file or token; NOTARY_PORT=0, so the name needs the port the api gets.
+    const proc = startCli(
+      ['all'],
+      { REDIS_URL: testRedisUrl(), NOTARY_REDIS_PREFIX: prefix, NOTARY_PORT: '0', NOTARY_BIND: '127.0.0.1', NOTARY_METRICS_PORT: '0' },
+      cwd,
+    );
+    try {
+      const running = await waitForLogLine(proc, 'matrix-notary is running (all roles in one process)');
+      const port = Number(new URL(String(running.url)).port);
+      expect(port).toBeGreaterThan(0);
+      expect(running.serverName).toBe(`localhost:${port}`);
+      const own = (await (await fetch(`http://127.0.0.1:${port}/_matrix/key/v2/server`)).json()) as Record<string, any>;
+      const keyFile = path.join(cwd, 'data', 'signing.key');
+      const { key } = await readSigningKeyFile(keyFile);
+      expect(own.server_name).toBe(`localhost:${port}`);
+      expect(verifyJsonSignature(own, `localhost:${port}`, signingKeyId(key), keyPairFromSeed(key.seed).publicKey)).toBe(true);
+      expect(fs.statSync(path.join(cwd, 'data')).mode & 0o777).toBe(0o700);
+      const lines = logLines(proc);
+      expect(lines.find((l) => l.msg === 'created a new signing key')).toMatchObject({ level: 'info', file: './data/signing.key', keyId: signingKeyId(key) });
+      expect(lines.find((l) => String(l.msg).startsWith('NOTARY_SERVER_NAME is not set'))).toMatchObject({ level: 'warn', serverName: `localhost:${port}` });
+      expect(await stopWithin(proc)).toMatchObject({ code: 0, signal: null });
+      expect(proc.stderr()).toBe('');
     } finally {
       await proc.stop();
       await deletePrefix(prefix);

@@ -8,8 +8,10 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { redisAnswers } from '@matrix-notary/common';
-import { STATE_FILE } from '../src/embedded-redis';
+import net from 'node:net';
+import { freeLoopbackPort, redisAnswers } from '@matrix-notary/common';
+import { testRedisUrl } from '@matrix-notary/testing/redis';
+import { startEmbeddedRedis, STATE_FILE } from '../src/embedded-redis';
 import { assertBuilt } from './processes';
 
 jest.setTimeout(60_000);
@@ -128,4 +130,29 @@ test('without setpriv, the next start reuses the server a killed notary left, an
   // The process itself, not its port: on a busy machine another test's server may take the port.
   expect(await eventually(async () => !isRunning(pid))).toBe(true);
   expect(fs.existsSync(path.join(dataDir, STATE_FILE))).toBe(false);
+});
+
+test('a port taken between finding it free and redis-server binding it: by a Redis or by anything else, the next port is tried', async () => {
+  // Taken by another Redis (which would answer a PING in the private one's place), then by a
+  // listener that is not Redis at all; the third port is free.
+  // It reads and drops what it is sent (so it sees a client hang up) and never answers.
+  const squatter = net.createServer((socket) => socket.on('error', () => undefined).resume());
+  await new Promise<void>((resolve) => squatter.listen(0, '127.0.0.1', resolve));
+  const ports = [Number(new URL(testRedisUrl()).port), (squatter.address() as net.AddressInfo).port];
+  let asked = 0;
+  const choosePort = async () => ports[asked++] ?? freeLoopbackPort();
+  try {
+    const redis = await startEmbeddedRedis(path.join(dir, 'taken-ports'), choosePort);
+    try {
+      expect(asked).toBe(3);
+      expect(ports).not.toContain(portOf(redis.url));
+      const { pid } = JSON.parse(fs.readFileSync(path.join(dir, 'taken-ports', STATE_FILE), 'utf8')) as { pid: number };
+      expect(fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8')).toContain('redis-server');
+      expect(await redisAnswers('127.0.0.1', portOf(redis.url))).toBe(true);
+    } finally {
+      await redis.stop();
+    }
+  } finally {
+    await new Promise((resolve) => squatter.close(resolve));
+  }
 });

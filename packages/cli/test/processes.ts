@@ -116,3 +116,15 @@ export async function generateKeyFile(file: string): Promise<{ file: string; key
   const { key } = await readSigningKeyFile(file);
   return { file, keyId: signingKeyId(key), publicKey: keyPairFromSeed(key.seed).publicKey };
 }
+
+/** Polls the process's log until a line with this message appears, and returns it; bounded like waitForUrl. */
+export async function waitForLogLine(proc: RunningProcess, msg: string, timeoutMs = 20_000): Promise<Record<string, unknown>> {
+  const until = Date.now() + timeoutMs;
+  while (Date.now() < until) {
+    const line = logLines(proc).find((l) => l.msg === msg);
+    if (line !== undefined) return line;
+    if (proc.child.exitCode !== null) throw new Error(`process exited (${proc.child.exitCode}) before logging "${msg}":\n${proc.output()}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`no "${msg}" in the log within ${timeoutMs} ms:\n${proc.output()}`);
+}

@@ -1,14 +1,14 @@
-/** The README is the operator's reference: it must list every variable and every metric the code has. */
+/** The README is the operator's reference: it must list every variable, and every metric the roles register with its labels. */
 import fs from 'node:fs';
 import path from 'node:path';
-import { renderConfigTable, VARIABLES } from '@matrix-notary/common';
-import { createApiMetrics } from '@matrix-notary/api';
-import { FederationClient } from '@matrix-notary/federation';
-import { SIGNER_OPERATIONS_METRIC } from '@matrix-notary/signer';
-import { meterSigner } from '@matrix-notary/signer-client';
+import { readApiConfig, startApi } from '@matrix-notary/api';
+import { createRegistry, renderConfigTable, silentLogger, VARIABLES, VariableReader } from '@matrix-notary/common';
+import { generateSeed } from '@matrix-notary/protocol';
+import { LocalSigner, startSignerServer } from '@matrix-notary/signer';
 import { REDIS_ERRORS_METRIC } from '@matrix-notary/store';
-import { createWorkerMetrics, registerQueueGauges } from '@matrix-notary/worker';
-import { Registry } from 'prom-client';
+import { deletePrefix, testRedisUrl, uniquePrefix } from '@matrix-notary/testing';
+import { readWorkerConfig, startWorker } from '@matrix-notary/worker';
+import type { Registry } from 'prom-client';
 
 const README = fs.readFileSync(path.resolve(__dirname, '..', '..', '..', 'README.md'), 'utf8');
 
@@ -35,23 +35,76 @@ test("every variable of DESIGN's table is defined and documented", () => {
   expect(README).toContain('| `NODE_EXTRA_CA_CERTS` |');
 });
 
-test('every metric the roles register is in the README metrics table', async () => {
-  const registry = new Registry();
-  createApiMetrics(registry);
-  createWorkerMetrics(registry);
-  const client = new FederationClient({
-    allowPrivateAddresses: false,
-    allowedAddresses: [],
-    connectTimeoutMs: 1000,
-    totalTimeoutMs: 1000,
-    maxResponseBytes: 1024,
-    registry,
+/** The README's metrics table: each metric's label names, the words of the labels cell outside parentheses. */
+function readmeMetricLabels(): Map<string, string[]> {
+  const section = README.slice(README.indexOf('## Metrics'));
+  const table = new Map<string, string[]>();
+  for (const m of section.matchAll(/^\| `(matrix_notary_[a-z_]+)` \| [a-z]+ \|([^|]*)\|/gm)) {
+    let depth = 0;
+    let outside = '';
+    for (const c of m[2]) {
+      if (c === '(') depth++;
+      else if (c === ')') depth--;
+      else if (depth === 0) outside += c;
+    }
+    table.set(m[1], outside.split(',').map((l) => l.trim()).filter((l) => l !== '').sort());
+  }
+  return table;
+}
+
+/** Each metric's label names as a registry exports it: its own, and the registry's default labels. */
+async function registeredLabels(registry: Registry): Promise<Map<string, string[]>> {
+  // prom-client's process and Node.js metrics: not the table's (the README names them apart).
+  const builtIn = new Set(createRegistry('defaults').getMetricsAsArray().map((m) => m.name));
+  const exported = await registry.getMetricsAsJSON();
+  const unlabelled = exported.find((m) => builtIn.has(m.name) && m.values.length > 0 && Object.keys(m.values[0].labels).length > 0);
+  const defaultLabels = Object.keys(unlabelled?.values[0].labels ?? {});
+  const out = new Map<string, string[]>();
+  for (const metric of registry.getMetricsAsArray()) {
+    if (builtIn.has(metric.name)) continue;
+    const own = (metric as unknown as { labelNames: readonly string[] }).labelNames;
+    out.set(metric.name, [...new Set([...defaultLabels, ...own])].sort());
+  }
+  return out;
+}
+
+test('every metric the roles register is in the README metrics table, with its labels', async () => {
+  // The roles as their start functions build them: api and worker on the test Redis, and the
+  // signer role's server; each on the registry its role makes (`all` shares one for api and worker).
+  const prefix = uniquePrefix('readme');
+  const reader = new VariableReader({
+    NOTARY_SERVER_NAME: 'notary.readme.test',
+    REDIS_URL: testRedisUrl(),
+    NOTARY_REDIS_PREFIX: prefix,
+    NOTARY_SIGNER_TOKEN: 'readme-test-token-0123456789',
+    NOTARY_PORT: '0',
+    NOTARY_BIND: '127.0.0.1',
   });
-  await client.close();
-  registerQueueGauges(registry, { counts: async () => ({ waiting: 0, active: 0, delayed: 0 }), oldestWaitingSince: async () => undefined });
-  meterSigner({ ownKeys: async () => ({ bytes: Buffer.alloc(0), validUntilTs: 0, verifyKeys: {} }), countersign: async (b: Buffer) => b }, registry);
-  const names = (await registry.getMetricsAsJSON()).map((m) => m.name);
-  names.push(SIGNER_OPERATIONS_METRIC, REDIS_ERRORS_METRIC);
-  expect(names.length).toBeGreaterThan(8);
-  for (const name of names) expect(README).toContain(`| \`${name}\` |`);
+  const apiConfig = readApiConfig(reader);
+  const workerConfig = readWorkerConfig(reader);
+  reader.done();
+  const logger = silentLogger();
+  const signer = new LocalSigner({ serverName: apiConfig.serverName, key: { version: 'readme', seed: generateSeed() }, oldKeys: {}, ownKeyValidityMs: 3_600_000 });
+  const registries = { api: createRegistry('api'), worker: createRegistry('worker'), signer: createRegistry('signer') };
+  const api = await startApi(apiConfig, { signer, logger, registry: registries.api });
+  const worker = await startWorker(workerConfig, { signer, logger, registry: registries.worker });
+  const signerServer = await startSignerServer({ signer, port: 0, bind: '127.0.0.1', token: 'readme-test-token-0123456789', maxBodyBytes: 1024, logger, registry: registries.signer });
+  let registered: Map<string, string[]>;
+  try {
+    registered = new Map();
+    for (const registry of Object.values(registries)) for (const [name, labels] of await registeredLabels(registry)) registered.set(name, labels);
+  } finally {
+    await Promise.all([api.stop(), worker.stop(), signerServer.stop()]);
+    await signer.close();
+    await deletePrefix(prefix);
+  }
+  const table = readmeMetricLabels();
+  // Names the metrics contract promises, so the check cannot pass on an empty registry.
+  for (const name of ['matrix_notary_http_requests_total', 'matrix_notary_origin_fetch_duration_seconds', 'matrix_notary_signer_operations_total', REDIS_ERRORS_METRIC]) {
+    expect([...registered.keys()]).toContain(name);
+  }
+  const readmeRows = Object.fromEntries([...registered.keys()].sort().map((name) => [name, table.get(name) ?? 'missing from the README']));
+  expect(readmeRows).toEqual(Object.fromEntries([...registered.entries()].sort(([a], [b]) => a.localeCompare(b))));
+  // And the table lists nothing that no role registers.
+  expect([...table.keys()].filter((name) => !registered.has(name))).toEqual([]);
 });

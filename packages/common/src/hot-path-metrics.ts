@@ -37,11 +37,14 @@ function labelsOf(names: readonly string[], values: readonly string[]): Record<s
 abstract class HotPathMetric<Child> {
   readonly name: string;
   readonly help: string;
+  /** As prom-client's metrics have it (the README's metrics table is checked against it). */
+  readonly labelNames: readonly string[];
   protected readonly children = new Map<string, { labels: Record<string, string>; child: Child }>();
 
   constructor(protected readonly opts: Options) {
     this.name = opts.name;
     this.help = opts.help;
+    this.labelNames = opts.labelNames;
     opts.registry.registerMetric(this as never);
   }
 

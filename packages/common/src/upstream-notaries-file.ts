@@ -14,6 +14,7 @@ import {
   isEd25519KeyId,
   nonCanonicalServerNameReason,
   parseStrictJson,
+  isPlainObject,
 } from '@matrix-notary/protocol';
 import type { VariableReader } from './config/read';
 
@@ -42,10 +43,6 @@ export class UpstreamNotaryListError extends Error {
     super(message);
     this.name = 'UpstreamNotaryListError';
   }
-}
-
-function isPlainObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
 function parseUrl(value: unknown, where: string): string {

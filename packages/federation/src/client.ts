@@ -10,10 +10,9 @@ import { createGuardedLookup } from './connect-guard';
 import { Deadline } from './deadline';
 import { discoverTargets, type DiscoveryStep, type OriginTarget } from './discovery';
 import { createNameResolver, type NameResolver } from './dns-resolver';
-import { parseDnsServers } from '@matrix-notary/common';
+import { parseDnsServers, silentLogger, type Logger } from '@matrix-notary/common';
 import { OriginFetchError, toOriginFetchError, type OriginFetchReason } from './errors';
 import { guardedRequest, type OriginRequest, type OriginResponse } from './http-fetch';
-import { silentLogger, type FederationLogger } from './logger';
 import { FederationMetrics } from './metrics';
 import { createTrustContext } from './tls-trust';
 import { WellKnownResolver } from './well-known';
@@ -28,7 +27,7 @@ export const SERVER_KEYS_PATH = '/_matrix/key/v2/server';
 export interface FederationClientOptions extends Omit<OriginFetchSettings, 'dnsServers'> {
   /** NOTARY_DNS_SERVERS entries (`ip`, `ip:port`, `[v6]:port`); absent or empty: the system's resolver. */
   dnsServers?: string[];
-  logger?: FederationLogger;
+  logger?: Logger;
   registry?: Registry;
   maxSocketsPerOrigin?: number;
   maxSocketsTotal?: number;
@@ -62,7 +61,7 @@ export class FederationClient {
   private readonly resolver: NameResolver;
   private readonly wellKnown: WellKnownResolver;
   private readonly metrics: FederationMetrics;
-  private readonly logger: FederationLogger;
+  private readonly logger: Logger;
   private readonly reported = new WeakSet<OriginFetchError>();
 
   constructor(private readonly opts: FederationClientOptions) {
@@ -75,7 +74,7 @@ export class FederationClient {
     requirePositiveInteger('maxSocketsTotal', maxSocketsTotal);
 
     const now = opts.now ?? Date.now;
-    this.logger = opts.logger ?? silentLogger;
+    this.logger = opts.logger ?? silentLogger();
     this.metrics = new FederationMetrics(opts.registry);
     this.policy = createAddressPolicy(opts);
     this.resolver = createNameResolver({

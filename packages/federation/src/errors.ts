@@ -4,7 +4,7 @@
  */
 
 /** The notary chose not to go on: a guard against a hostile or broken origin fired. */
-export const REFUSAL_REASONS = [
+export const ORIGIN_FETCH_REFUSAL_REASONS = [
   'invalid_server_name',
   'forbidden_address',
   'connect_timeout',
@@ -15,13 +15,13 @@ export const REFUSAL_REASONS = [
 ] as const;
 
 /** The origin could not be reached or answered something other than a key response. */
-export const FAILURE_REASONS = ['dns', 'connection', 'http_status', 'bad_response', 'aborted'] as const;
+export const ORIGIN_FETCH_FAILURE_REASONS = ['dns', 'connection', 'http_status', 'bad_response', 'aborted'] as const;
 
-export type RefusalReason = (typeof REFUSAL_REASONS)[number];
-export type FailureReason = (typeof FAILURE_REASONS)[number];
-export type OriginFetchReason = RefusalReason | FailureReason;
+export type OriginFetchRefusalReason = (typeof ORIGIN_FETCH_REFUSAL_REASONS)[number];
+export type OriginFetchFailureReason = (typeof ORIGIN_FETCH_FAILURE_REASONS)[number];
+export type OriginFetchReason = OriginFetchRefusalReason | OriginFetchFailureReason;
 
-const REFUSALS: ReadonlySet<string> = new Set(REFUSAL_REASONS);
+const REFUSALS: ReadonlySet<string> = new Set(ORIGIN_FETCH_REFUSAL_REASONS);
 
 export class OriginFetchError extends Error {
   readonly reason: OriginFetchReason;

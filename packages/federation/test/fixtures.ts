@@ -1,7 +1,9 @@
 /** Shared parts of the federation integration tests: a CA, a DNS server, origins, logs, metrics. */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Registry } from 'prom-client';
-import { FederationClient, type FederationClientOptions, type FederationLogger } from '@matrix-notary/federation';
+import { Writable } from 'node:stream';
+import { createLogger, type Logger } from '@matrix-notary/common';
+import { FederationClient, type FederationClientOptions } from '@matrix-notary/federation';
 import {
   createTestCa,
   startHttpsServer,
@@ -18,25 +20,25 @@ export const ALLOWED_TEST_ADDRESSES = ['127.0.0.16/28', '127.0.0.32/27', '127.0.
 export const FORBIDDEN_ADDRESS = '127.0.0.1';
 
 export interface LogLine {
-  level: 'debug' | 'info' | 'warn' | 'error';
+  level: string;
   obj: Record<string, unknown>;
   msg: string;
 }
 
-export class CapturingLogger implements FederationLogger {
+/** A real pino logger, as the worker passes, whose lines the test reads back. */
+export class CapturingLogger {
   readonly lines: LogLine[] = [];
-  debug(obj: object, msg = ''): void {
-    this.lines.push({ level: 'debug', obj: obj as Record<string, unknown>, msg });
-  }
-  info(obj: object, msg = ''): void {
-    this.lines.push({ level: 'info', obj: obj as Record<string, unknown>, msg });
-  }
-  warn(obj: object, msg = ''): void {
-    this.lines.push({ level: 'warn', obj: obj as Record<string, unknown>, msg });
-  }
-  error(obj: object, msg = ''): void {
-    this.lines.push({ level: 'error', obj: obj as Record<string, unknown>, msg });
-  }
+  readonly pino: Logger = createLogger({
+    role: 'test',
+    level: 'debug',
+    destination: new Writable({
+      write: (chunk: Buffer, _encoding, done) => {
+        const { level, msg, time: _time, role: _role, ...obj } = JSON.parse(String(chunk)) as Record<string, unknown>;
+        this.lines.push({ level: String(level), obj, msg: String(msg ?? '') });
+        done();
+      },
+    }),
+  });
   warnings(): LogLine[] {
     return this.lines.filter((l) => l.level === 'warn');
   }
@@ -106,7 +108,7 @@ export async function createHarness(): Promise<Harness> {
         maxResponseBytes: 64 * 1024,
         extraCaPem: ca.caPem,
         dnsServers: [dns.resolverAddress],
-        logger: h.logger,
+        logger: h.logger.pino,
         registry: h.registry,
         now: h.clock.now,
         ...overrides,

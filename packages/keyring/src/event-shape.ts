@@ -2,7 +2,7 @@
  * The few fields of an event that signature checking reads, checked before anything else so the
  * later steps can rely on their types. An event that fails here cannot be judged either way.
  */
-import type { JsonObject } from '@matrix-notary/protocol';
+import { isPlainObject, type JsonObject } from '@matrix-notary/protocol';
 import { serverNameOfUserId } from './identifiers';
 
 export interface EventFields {
@@ -18,12 +18,8 @@ export interface EventFields {
 
 export type EventShapeCheck = { ok: true; fields: EventFields } | { ok: false; problems: string[] };
 
-function isPlainObject(v: unknown): v is JsonObject {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
-
 export function checkEventShape(value: unknown): EventShapeCheck {
-  if (!isPlainObject(value)) return { ok: false, problems: ['the event is not a JSON object'] };
+  if (!isPlainObject<JsonObject>(value)) return { ok: false, problems: ['the event is not a JSON object'] };
   const problems: string[] = [];
   if (typeof value.type !== 'string') problems.push('type is missing or not a string');
   const senderServer = serverNameOfUserId(value.sender);

@@ -7,7 +7,7 @@
  * outweighed by a good one). A signature whose key is outside its validity fails the server unless
  * another signature of that server passes. Keys that cannot be found leave the server undecided.
  */
-import { CanonicalJsonError, decodeBase64, ED25519_SIGNATURE_BYTES, signedBytes, verifyDetached, decodeEd25519PublicKey } from '@matrix-notary/protocol';
+import { CanonicalJsonError, decodeBase64, ED25519_SIGNATURE_BYTES, signedBytes, verifyDetached, decodeEd25519PublicKey, isPlainObject } from '@matrix-notary/protocol';
 import type { EventFields } from './event-shape';
 import type { KeyKind, KeyRecord } from './key-records';
 import { judgeKeyValidity, type ValidityJudgement, type ValidityRule } from './key-validity';
@@ -76,10 +76,6 @@ export type KeyLookup = (serverName: string, keyId: string) => readonly KeyRecor
 export interface KeyNeed {
   serverName: string;
   keyId: string;
-}
-
-function isPlainObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
 function isEd25519(keyId: string): boolean {

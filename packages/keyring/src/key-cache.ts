@@ -1,8 +1,9 @@
 /**
  * Keys already obtained, so a batch (or a long-running bot) asks a notary for each key once.
- * Bounded: the oldest keys go first when it is full. Records are never judged here; the validity
- * rule is applied per event when a signature is checked.
+ * Bounded: when it is full, the key added (or added again) longest ago goes first. Records are
+ * never judged here; the validity rule is applied per event when a signature is checked.
  */
+import { LRUCache } from 'lru-cache';
 import { sameKeyRecord, type KeyRecord } from './key-records';
 
 export interface KeyCache {
@@ -18,28 +19,24 @@ function cacheKey(serverName: string, keyId: string): string {
 }
 
 export class MemoryKeyCache implements KeyCache {
-  private readonly entries = new Map<string, KeyRecord[]>();
+  private readonly entries: LRUCache<string, KeyRecord[]>;
 
-  constructor(private readonly maxKeys = DEFAULT_KEY_CACHE_MAX_KEYS) {
+  constructor(maxKeys = DEFAULT_KEY_CACHE_MAX_KEYS) {
     if (!Number.isSafeInteger(maxKeys) || maxKeys < 1) throw new Error('a key cache must hold at least one key');
+    this.entries = new LRUCache({ max: maxKeys });
   }
 
   get(serverName: string, keyId: string): readonly KeyRecord[] {
-    return this.entries.get(cacheKey(serverName, keyId)) ?? [];
+    // peek: a read does not keep a key; only adding it again does.
+    return this.entries.peek(cacheKey(serverName, keyId)) ?? [];
   }
 
   add(records: readonly KeyRecord[]): void {
     for (const record of records) {
       const k = cacheKey(record.serverName, record.keyId);
-      const list = this.entries.get(k) ?? [];
+      const list = this.entries.peek(k) ?? [];
       if (!list.some((r) => sameKeyRecord(r, record))) list.push({ ...record });
-      // Re-inserting moves the key to the newest end of the Map's order.
-      this.entries.delete(k);
-      this.entries.set(k, list);
-    }
-    while (this.entries.size > this.maxKeys) {
-      const oldest = this.entries.keys().next().value as string;
-      this.entries.delete(oldest);
+      this.entries.set(k, list); // the newest now, whether or not the record was new
     }
   }
 

@@ -3,7 +3,7 @@
  * needs, takes what the cache holds, asks the key sources in order for the rest (a later source
  * only for keys the earlier ones did not provide well enough), then judges every event.
  */
-import { type JsonObject } from '@matrix-notary/protocol';
+import { type JsonObject, isPlainObject } from '@matrix-notary/protocol';
 import { checkContentHash, type ContentHashCheck } from './content-hash';
 import { eventIdOf } from './event-id';
 import { checkEventShape } from './event-shape';
@@ -55,10 +55,6 @@ export interface VerifyOptions {
   signal?: AbortSignal;
 }
 
-function isPlainObject(v: unknown): v is JsonObject {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
-
 export class Keyring {
   private readonly sources: KeySource[];
   private readonly cache: KeyCache;
@@ -102,7 +98,7 @@ export class Keyring {
     const lookup = (serverName: string, keyId: string) => this.cache.get(serverName, keyId);
     const results = events.map((event, index): EventVerification => {
       const shape = shapes[index] as ReturnType<typeof checkEventShape>;
-      const object = isPlainObject(event) ? event : null;
+      const object = isPlainObject<JsonObject>(event) ? event : null;
       const contentHash: ContentHashCheck = object
         ? checkContentHash(object)
         : { status: 'uncomputable', reason: 'the event is not a JSON object' };

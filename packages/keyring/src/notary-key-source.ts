@@ -3,7 +3,7 @@
  * every answer checked twice: the notary's signature against the notary's trusted keys, and the
  * origin's own self-signature, so a notary can withhold keys but not invent them.
  */
-import { checkSelfSignedKeyResponse, parseStrictJson } from '@matrix-notary/protocol';
+import { checkSelfSignedKeyResponse, parseStrictJson, isPlainObject } from '@matrix-notary/protocol';
 import { keyRecordsFromResponse, type KeyRecord } from './key-records';
 import type { KeyQuery, KeySource, KeySourceFailure, KeySourceResult } from './key-source';
 import { createHttpRequest, HttpRequestError, type HttpRequestFn } from './http-request';
@@ -237,10 +237,6 @@ function isTransient(err: unknown): boolean {
   if (err instanceof NotaryAnswerError) return err.transient;
   // Lost or late answers may come next time; an aborted request, a bad URL or an oversized answer will not.
   return err instanceof HttpRequestError ? err.reason === 'network' || err.reason === 'timeout' : true;
-}
-
-function isPlainObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
 /**

@@ -9,6 +9,7 @@ import {
   checkSelfSignedKeyResponse,
   decodeBase64,
   decodeEd25519PublicKey,
+  isPlainObject,
   isValidKeyId,
   verifyJsonSignature,
 } from '@matrix-notary/protocol';
@@ -84,9 +85,8 @@ export function trustNotaryKeyResponse(value: unknown, pins: Map<string, Uint8Ar
  */
 export function checkNotarySignature(entry: Record<string, unknown>, identity: NotaryIdentity): { ok: true } | { ok: false; message: string } {
   const sigs = entry.signatures;
-  const byNotary =
-    typeof sigs === 'object' && sigs !== null && !Array.isArray(sigs) ? (sigs as Record<string, unknown>)[identity.serverName] : undefined;
-  if (typeof byNotary !== 'object' || byNotary === null || Array.isArray(byNotary)) {
+  const byNotary = isPlainObject(sigs) ? sigs[identity.serverName] : undefined;
+  if (!isPlainObject(byNotary)) {
     return { ok: false, message: `no signature by the notary ${identity.serverName}` };
   }
   let verified = 0;

@@ -3,7 +3,7 @@
  * redacted form of an event, so a redacted copy verifies as well as the full one; getting a single
  * kept field wrong for some room version makes every event of that kind fail there.
  */
-import type { JsonObject, JsonValue } from '@matrix-notary/protocol';
+import { isPlainObject, type JsonObject, type JsonValue } from '@matrix-notary/protocol';
 import type { RedactionRules } from './room-versions';
 
 /** Top-level keys every room version keeps. */
@@ -24,10 +24,6 @@ const TOP_LEVEL_KEPT = [
 
 /** Kept by room versions 1–10 only (MSC2176 and MSC3989 removed them in v11). */
 const TOP_LEVEL_KEPT_BEFORE_V11 = ['origin', 'membership', 'prev_state'] as const;
-
-function isPlainObject(v: unknown): v is JsonObject {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
 
 function pick(source: JsonObject, keys: readonly string[]): JsonObject {
   const out: JsonObject = {};
@@ -67,7 +63,7 @@ export function keptContentKeys(eventType: unknown, rules: RedactionRules): read
 
 function redactContent(eventType: unknown, content: unknown, rules: RedactionRules): JsonObject {
   // A content that is not an object keeps nothing: an event shape check reports it separately.
-  if (!isPlainObject(content)) return {};
+  if (!isPlainObject<JsonObject>(content)) return {};
   const kept = keptContentKeys(eventType, rules);
   if (kept === 'all') return { ...content };
   const out = pick(content, kept);

@@ -28,4 +28,13 @@ describe('MemoryKeyCache', () => {
     expect(cache.get('s.example', 'ed25519:b')).toEqual([]);
     expect(cache.get('s.example', 'ed25519:a')).toHaveLength(2);
   });
+
+  it('keeps keys by when they were added, not when they were read', () => {
+    const cache = new MemoryKeyCache(2);
+    cache.add([record('ed25519:a'), record('ed25519:b')]);
+    expect(cache.get('s.example', 'ed25519:a')).toHaveLength(1);
+    cache.add([record('ed25519:c')]);
+    expect(cache.get('s.example', 'ed25519:a')).toEqual([]);
+    expect(cache.get('s.example', 'ed25519:b')).toHaveLength(1);
+  });
 });

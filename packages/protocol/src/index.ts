@@ -1,5 +1,6 @@
 export * from './canonical-json';
 export * from './strict-json';
+export * from './plain-object';
 export * from './base64';
 export * from './ed25519';
 export * from './signing';

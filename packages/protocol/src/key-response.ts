@@ -16,6 +16,7 @@ import { keyIdWithTwoBodies, MAX_OLD_VERIFY_KEYS, MAX_VERIFY_KEYS, responseKeys,
 import { isValidKeyId } from './key-id';
 import { isValidServerName } from './server-name';
 import { signedBytes, verifyJsonSignature, type Signatures } from './signing';
+import { isPlainObject } from './plain-object';
 
 export interface VerifyKey {
   key: string;
@@ -34,7 +35,7 @@ export interface ServerKeyResponse {
   [extra: string]: unknown;
 }
 
-export type RefusalReason =
+export type KeyResponseRefusalReason =
   | 'not_an_object'
   | 'bad_server_name'
   | 'bad_valid_until_ts'
@@ -50,7 +51,7 @@ export type RefusalReason =
 
 export interface KeyResponseRefusal {
   ok: false;
-  reason: RefusalReason;
+  reason: KeyResponseRefusalReason;
   message: string;
 }
 
@@ -58,11 +59,7 @@ export type KeyResponseCheck = { ok: true; response: ServerKeyResponse; keyIds: 
 
 export type OriginResponseCheck = { ok: true; response: ServerKeyResponse; keyIds: string[]; keys: ResponseKey[] } | KeyResponseRefusal;
 
-function isPlainObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
-
-function refuse(reason: RefusalReason, message: string): KeyResponseRefusal {
+function refuse(reason: KeyResponseRefusalReason, message: string): KeyResponseRefusal {
   return { ok: false, reason, message };
 }
 

@@ -5,12 +5,9 @@
 import { decodeBase64, encodeBase64 } from './base64';
 import { canonicalJsonBytes, type JsonObject } from './canonical-json';
 import { signDetached, verifyDetached, type Ed25519SecretKey } from './ed25519';
+import { isPlainObject } from './plain-object';
 
 export type Signatures = Record<string, Record<string, string>>;
-
-function isPlainObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
 
 /** The bytes a signature covers. */
 export function signedBytes(obj: Record<string, unknown>): Buffer {

@@ -3,14 +3,14 @@
  * could not be asked. Callers tell them apart with `instanceof`; RemoteSigner turns the wire
  * errors back into these same classes, so a caller never depends on where its signer runs.
  */
-import type { RefusalReason } from '@matrix-notary/protocol';
+import type { KeyResponseRefusalReason } from '@matrix-notary/protocol';
 
 /**
  * Why a countersignature was refused: a protocol check's reason, or one the signer adds
  * (`not_json`; `own_name`, a response naming the notary itself; `too_large`, over the signer's
  * body limit, which only the HTTP signer has).
  */
-export type SignerRefusalReason = RefusalReason | 'not_json' | 'own_name' | 'too_large';
+export type SignerRefusalReason = KeyResponseRefusalReason | 'not_json' | 'own_name' | 'too_large';
 
 /** The input is not something the notary may countersign. Retrying the same input will not help. */
 export class SignerRefusedError extends Error {

@@ -9,6 +9,7 @@ import { Agent, errors as undiciErrors, request } from 'undici';
 import { SignerRefusedError, SignerUnavailableError, type SignerRefusalReason } from './errors';
 import type { NotarySigner, OwnKeys } from './notary-signer';
 import { COUNTERSIGN_PATH, OWN_KEYS_PATH } from './wire';
+import { isPlainObject } from '@matrix-notary/protocol';
 
 export interface RemoteSignerOptions {
   /** The signer's base URL (NOTARY_SIGNER_URL), e.g. http://127.0.0.1:8081. */
@@ -32,10 +33,6 @@ const DEFAULT_MAX_RESPONSE_BYTES = 8 * 1024 * 1024;
 interface WireResponse {
   status: number;
   body: Buffer;
-}
-
-function isPlainObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
 /**

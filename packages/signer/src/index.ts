@@ -1,5 +1,4 @@
 export * from './errors';
-export * from './logger';
 export * from './key-file';
 export * from './old-keys';
 export * from './local-signer';

@@ -6,7 +6,7 @@
 import { KeyFileError } from './errors';
 import { readSigningKeyFile, signingKeyId, type SigningKey } from './key-file';
 import { LocalSigner } from './local-signer';
-import type { SignerLogger } from './logger';
+import type { Logger } from 'pino';
 import { readOldSigningKeysFile, type OldSigningKeys } from './old-keys';
 
 export interface LoadLocalSignerOptions {
@@ -18,14 +18,14 @@ export interface LoadLocalSignerOptions {
   /** NOTARY_OLD_SIGNING_KEYS_FILE, when set. */
   oldSigningKeysFile?: string;
   ownKeyValidityMs: number;
-  logger: SignerLogger;
+  logger: Logger;
   now?: () => number;
 }
 
 const MORE_THAN_ONE_KEY =
   'the signing key file holds more than one key: only the first is used; list retired keys in NOTARY_OLD_SIGNING_KEYS_FILE';
 
-async function readKey(file: string, logger: SignerLogger, variable?: string): Promise<SigningKey> {
+async function readKey(file: string, logger: Logger, variable?: string): Promise<SigningKey> {
   let parsed;
   try {
     parsed = await readSigningKeyFile(file);

@@ -12,6 +12,7 @@ import {
   encodeBase64,
   isEd25519KeyId,
   parseStrictJson,
+  isPlainObject,
 } from '@matrix-notary/protocol';
 import { KeyFileError } from './errors';
 
@@ -25,10 +26,6 @@ export interface OldSigningKey {
 export type OldSigningKeys = Record<string, OldSigningKey>;
 
 const SHAPE = '{"ed25519:<version>": {"key": "<base64 public key>", "expired_ts": <milliseconds>}}';
-
-function isPlainObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
 
 /** Parses the old-keys JSON text. `fileName` only goes into error messages. */
 export function parseOldSigningKeys(text: string, fileName: string): OldSigningKeys {

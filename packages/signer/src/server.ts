@@ -17,7 +17,7 @@ import {
   type NotarySigner,
   type SignerErrorBody,
 } from '@matrix-notary/signer-client';
-import type { SignerLogger } from './logger';
+import type { Logger } from 'pino';
 
 export interface SignerServerOptions {
   signer: NotarySigner;
@@ -25,9 +25,12 @@ export interface SignerServerOptions {
   bind: string;
   /** The bearer token every request but the health probe must carry (NOTARY_SIGNER_TOKEN). */
   token: string;
-  /** Size cap on a countersign request body (NOTARY_MAX_BODY_BYTES). */
+  /**
+   * Size cap on a countersign request body: an origin's key response as the worker fetched it, so
+   * the role passes NOTARY_MAX_ORIGIN_RESPONSE_BYTES (NOTARY_MAX_BODY_BYTES caps the api's clients).
+   */
   maxBodyBytes: number;
-  logger: SignerLogger;
+  logger: Logger;
   registry?: Registry;
 }
 

@@ -31,7 +31,7 @@ export class FetchEventPublisher {
   }
 }
 
-/** Waits for fetch events. Owns its subscriber connection (one in subscribe mode can do nothing else). */
+/** Fetches a caller waits for: `done` resolves when each has ended or been released, or at the timeout. */
 export interface ExpectedFetches {
   done: Promise<void>;
   release(serverName: string): void;
@@ -50,6 +50,7 @@ const REAL_TIMERS: WaitTimers = {
   clear: (timer) => clearTimeout(timer as NodeJS.Timeout),
 };
 
+/** Waits for fetch events. Owns its subscriber connection (one in subscribe mode can do nothing else). */
 export class FetchWaiter {
   private readonly waiters = new Map<string, Set<() => void>>();
   private readonly listeners: FetchEventListener[] = [];

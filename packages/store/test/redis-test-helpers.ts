@@ -1,8 +1,9 @@
 /**
- * Shared by the store's tests: the private test Redis (started by jest's global setup), a unique key
- * prefix per test file, and cleanup of every key under that prefix.
+ * Shared by the store's tests: the private test Redis (started by jest's global setup) and a unique
+ * key prefix per test file (both from the testing package), cleanup of every key under that prefix,
+ * a fixed clock and stand-in keys and responses.
  */
-import { createHash, randomUUID } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import type Redis from 'ioredis';
 import type { ResponseKey } from '@matrix-notary/protocol';
 
@@ -13,15 +14,9 @@ export const MINUTE_MS = 60 * SECOND_MS;
 export const HOUR_MS = 60 * MINUTE_MS;
 export const DAY_MS = 24 * HOUR_MS;
 
-export function testRedisUrl(): string {
-  const url = process.env.NOTARY_TEST_REDIS_URL;
-  if (!url) throw new Error('NOTARY_TEST_REDIS_URL is not set: run the tests through jest (its global setup starts redis-server)');
-  return url;
-}
-
-export function uniquePrefix(): string {
-  return `test-${randomUUID()}`;
-}
+// The testing package's own module, not its index: the index loads the TLS and DNS helpers too,
+// about half a second per test file that needs none of them.
+export { testRedisUrl, uniquePrefix } from '@matrix-notary/testing/redis';
 
 /** Deletes every key under `${prefix}:`; returns how many were deleted. */
 export async function deleteKeysUnder(redis: Redis, prefix: string): Promise<number> {

@@ -19,6 +19,7 @@ import {
   type OriginPolicy,
   type ResponseKey,
   type ServerKeyResponse,
+  isPlainObject,
 } from '@matrix-notary/protocol';
 
 export type UpstreamAnswerCheck =
@@ -31,10 +32,6 @@ export type UpstreamAnswerCheck =
 
 // fatal: bytes that are not UTF-8 are refused rather than replaced; a byte order mark stays and is refused.
 const UTF8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
-
-function isPlainObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
 
 /** The upstream as the keyring's notary checks see a notary whose keys are pinned. */
 export function upstreamIdentity(upstream: UpstreamNotary): NotaryIdentity {
