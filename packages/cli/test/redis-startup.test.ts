@@ -15,6 +15,8 @@ import { startSignerProcess, type SignerProcess } from './signer-process';
 
 jest.setTimeout(60_000);
 
+const INVALID_NAMES_FAIL = path.join(__dirname, 'fixtures', 'invalid-names-fail.js');
+
 const TOKEN = 'redis-startup-test-token-0123456789';
 const PASSWORD = 'the-redis-password-9f8e7d';
 /** Makes every host name but localhost unknown in the child, so no DNS query leaves the machine. */
@@ -81,7 +83,8 @@ test('unreachable Redis, in each deployment: one waiting line, the real 15 s of 
     },
     {
       role: 'worker',
-      env: { REDIS_URL: 'redis://redis-typo.invalid:6379' },
+      // The name fails in the child itself (the preload), so no DNS question leaves the machine.
+      env: { REDIS_URL: 'redis://redis-typo.invalid:6379', NODE_OPTIONS: `--require ${INVALID_NAMES_FAIL}` },
       line: 'matrix-notary worker: Redis at redis://redis-typo.invalid:6379 (REDIS_URL) did not answer within 15 s: the host name redis-typo.invalid does not resolve (ENOTFOUND); check that Redis runs there and that REDIS_URL is right',
     },
     {
