@@ -6,7 +6,7 @@
  *   dependency hides the real graph);
  * - no relative import leaves its package, except a test borrowing another package's test helpers;
  * - the graph of `dependencies` has no cycle, and no edge that RULES forbids;
- * - tsconfig `references` follow `dependencies`, so `tsc -b` builds in the same order.
+ * - tsconfig `references` are exactly `dependencies`, so `tsc -b` builds in the same order.
  * Prints the graph, one package a line in build order; exits 1 with one line per problem.
  * Run by `npm test` (pretest) and so by CI.
  */
@@ -20,8 +20,8 @@ const SCOPE = '@matrix-notary/';
 
 /** Edges that must never exist, with why: the graph's intent, not just its current shape. */
 const RULES = [
-  { from: 'api', to: 'signer', why: 'api pods must load no key-handling code: use signer-client' },
-  { from: 'worker', to: 'signer', why: 'workers must load no key-handling code: use signer-client' },
+  { from: 'api', to: 'signer', why: 'api pods must load no key-handling code: use signer-client', runtimeOnly: true },
+  { from: 'worker', to: 'signer', why: 'workers must load no key-handling code: use signer-client', runtimeOnly: true },
   { from: '*', to: 'cli', why: 'the CLI is the top: nothing builds on it' },
   { from: '*', to: 'testing', why: 'test helpers are only for tests (devDependencies)', runtimeOnly: true },
   { from: 'protocol', to: '*', why: 'protocol is the base: pure Matrix rules, no workspace imports' },
@@ -106,6 +106,9 @@ function check() {
     }
     for (const dep of pkg.deps) {
       if (!pkg.references.has(dep)) problems.push(`packages/${pkg.dir}/tsconfig.json: no reference to ../${dep}, which it depends on (tsc -b would build them out of order)`);
+    }
+    for (const ref of pkg.references) {
+      if (!pkg.deps.has(ref)) problems.push(`packages/${pkg.dir}/tsconfig.json: references ../${ref}, which is not among its dependencies`);
     }
     for (const rule of RULES) {
       if (rule.from !== '*' && rule.from !== pkg.dir) continue;
