@@ -2,7 +2,7 @@
 -- anew (the re-sign sweep, after the notary's signing keys changed), only if that response is still
 -- stored exactly as it was read: nothing else of the record changes (header, bindings, fetch state,
 -- TTL).
--- KEYS[1]: the origin's record (layout: src/origin-record.ts).
+-- KEYS[1]: the origin's record (SCHEMA.md).
 -- ARGV[1] the response's ID, ARGV[2] its fetch time (ms) as its header has it, ARGV[3] the bytes
 -- read, ARGV[4] the new bytes.
 -- The response is looked for as `latest`, then as `r:<id>` (a store between the read and this step
