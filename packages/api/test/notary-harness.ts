@@ -184,6 +184,8 @@ export interface TestBed {
   origin(): Promise<FakeOrigin>;
   /** A certificate from the test CA, which the notaries trust (for other HTTPS servers a test runs). */
   issue(names: { dns?: string[]; ips?: string[] }): Promise<IssuedCert>;
+  /** The test CA's certificate (PEM), for parts a test builds itself that must trust the origins. */
+  caPem(): string;
 }
 
 /** Registers this file's jest hooks: one test CA, and every notary and origin stopped after each test. */
@@ -209,6 +211,9 @@ export function useTestBed(): TestBed {
     },
     issue(names) {
       return ca.issue(names);
+    },
+    caPem() {
+      return ca.caPem;
     },
   };
 }

@@ -234,3 +234,49 @@ export function fetchesPerOrigin(origins: readonly FakeOrigin[]): string {
     .map(([fetches, n]) => `${n} origin${n === 1 ? '' : 's'} × ${fetches} fetch${fetches === 1 ? '' : 'es'}`)
     .join(', ');
 }
+
+/**
+ * What every cluster scenario does around its faults: a client through the balancer, a checker of
+ * every answer, the phases and figures it reports, the first fetch of the origins it keeps asking
+ * for, and a steady load over them. `finish` stops the load and prints the report.
+ */
+export class Scenario {
+  readonly phases: PhaseFigures[] = [];
+  readonly figures: Record<string, string | number> = {};
+  load?: SteadyLoad;
+
+  private constructor(
+    readonly checker: Checker,
+    readonly client: BalancerClient,
+  ) {}
+
+  static async start(cluster: NotaryCluster, clientConnections: number): Promise<Scenario> {
+    const checker = await Checker.create(cluster);
+    return new Scenario(checker, new BalancerClient(cluster.balancerPort, cluster.ca.caPem, clientConnections));
+  }
+
+  /** Asks for every origin once, as the phase 'warm-up: first fetch of each origin'. */
+  async warmUp(origins: readonly FakeOrigin[]): Promise<void> {
+    const names = origins.map((o) => o.serverName);
+    const warm = new Phase('warm-up: first fetch of each origin', this.checker);
+    warm.record(names, names, await this.client.query(names));
+    this.phases.push(warm.end());
+  }
+
+  /** Starts the steady load over `origins`, recording into a first phase of that name. */
+  startLoad(origins: readonly FakeOrigin[], phase: string, concurrency: number, ratePerS: number): SteadyLoad {
+    this.load = new SteadyLoad(this.client, () => origins.map((o) => o.serverName), new Phase(phase, this.checker), concurrency, ratePerS);
+    return this.load;
+  }
+
+  /** Stops the load (its current phase counts, once), prints the report, closes the client. */
+  async finish(title: string): Promise<void> {
+    if (this.load) {
+      await this.load.stop();
+      const last = this.load.phase.end();
+      if (!this.phases.some((p) => p.phase === last.phase)) this.phases.push(last);
+    }
+    report(title, this.phases, this.figures);
+    this.client.close();
+  }
+}

@@ -6,7 +6,7 @@
  */
 import { bullPrefix, originRecordKey } from '@matrix-notary/store';
 import { RedisClusterNodes, type FakeOrigin } from '@matrix-notary/testing';
-import { BalancerClient, Checker, fetchesPerOrigin, Phase, report, SteadyLoad, type PhaseFigures } from './load';
+import { fetchesPerOrigin, Phase, Scenario, SteadyLoad } from './load';
 import { NotaryCluster } from './topology';
 
 jest.setTimeout(180_000);
@@ -20,47 +20,44 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 let nodes: RedisClusterNodes;
 let cluster: NotaryCluster;
-let checker: Checker;
-let client: BalancerClient;
+let s: Scenario;
 let spread: FakeOrigin[] = [];
-const phases: PhaseFigures[] = [];
-const figures: Record<string, string | number> = {};
 
 beforeAll(async () => {
   nodes = await RedisClusterNodes.start({ masters: 3 });
   cluster = await NotaryCluster.start({ redisEnv: { REDIS_CLUSTER_NODES: nodes.nodeList } });
-  checker = await Checker.create(cluster);
-  client = new BalancerClient(cluster.balancerPort, cluster.ca.caPem, CONCURRENT_QUERIES);
+  s = await Scenario.start(cluster, CONCURRENT_QUERIES);
 });
 
 afterAll(async () => {
-  figures['fetches per origin (spread set)'] = fetchesPerOrigin(spread);
-  report('Redis Cluster (3 masters)', phases, figures);
-  client?.close();
+  if (s) {
+    s.figures['fetches per origin (spread set)'] = fetchesPerOrigin(spread);
+    await s.finish('Redis Cluster (3 masters)');
+  }
   await cluster?.stop();
   await nodes?.stop();
 });
 
 test(`${CONCURRENT_QUERIES} concurrent queries for a new origin through the balancer cause exactly one origin fetch`, async () => {
   const origin = await cluster.origin();
-  checker.know(origin);
+  s.checker.know(origin);
   origin.delayMs = 500; // the queries overlap the fetch
-  const p = new Phase(`${CONCURRENT_QUERIES} concurrent queries, one new origin`, checker);
-  const answers = await Promise.all(Array.from({ length: CONCURRENT_QUERIES }, () => client.query([origin.serverName])));
+  const p = new Phase(`${CONCURRENT_QUERIES} concurrent queries, one new origin`, s.checker);
+  const answers = await Promise.all(Array.from({ length: CONCURRENT_QUERIES }, () => s.client.query([origin.serverName])));
   answers.forEach((a) => p.record([origin.serverName], [origin.serverName], a));
   const f = p.end();
-  phases.push(f);
-  figures['single flight'] = `${CONCURRENT_QUERIES} queries → ${origin.fetches} origin fetch${origin.fetches === 1 ? '' : 'es'}`;
+  s.phases.push(f);
+  s.figures['single flight'] = `${CONCURRENT_QUERIES} queries → ${origin.fetches} origin fetch${origin.fetches === 1 ? '' : 'es'}`;
   expect({ fetches: origin.fetches, failed: f.failed, wrong: f.wrong }).toEqual({ fetches: 1, failed: 0, wrong: 0 });
 });
 
 test("origins' records spread over every master; each queue's keys share one slot; steady load is answered right", async () => {
   spread = await Promise.all(Array.from({ length: SPREAD_ORIGINS }, () => cluster.origin()));
-  spread.forEach((o) => checker.know(o));
+  spread.forEach((o) => s.checker.know(o));
   const names = spread.map((o) => o.serverName);
-  const warm = new Phase(`${SPREAD_ORIGINS} origins fetched`, checker);
-  warm.record(names, names, await client.query(names));
-  phases.push(warm.end());
+  const warm = new Phase(`${SPREAD_ORIGINS} origins fetched`, s.checker);
+  warm.record(names, names, await s.client.query(names));
+  s.phases.push(warm.end());
 
   const perNode = await Promise.all(
     nodes.nodes.map(async (n) => {
@@ -81,17 +78,17 @@ test("origins' records spread over every master; each queue's keys share one slo
   );
   const records = perNode.map((keys) => names.filter((n) => keys.includes(originRecordKey('notary', n))).length);
   const queueKeys = perNode.map((keys) => keys.filter((k) => k.startsWith(bullPrefix('notary'))).length);
-  figures['origin records per master'] = records.join(' / ');
-  figures['queue keys per master'] = queueKeys.join(' / ');
+  s.figures['origin records per master'] = records.join(' / ');
+  s.figures['queue keys per master'] = queueKeys.join(' / ');
   expect(records.every((n) => n > 0)).toBe(true);
   expect(records.reduce((a, b) => a + b, 0)).toBe(SPREAD_ORIGINS);
   expect(queueKeys.filter((n) => n > 0)).toHaveLength(1);
 
-  const load = new SteadyLoad(client, () => names, new Phase(`steady load, ${LOAD_MS / 1000} s`, checker), LOAD_CONCURRENCY, LOAD_RATE_PER_S);
+  const load = new SteadyLoad(s.client, () => names, new Phase(`steady load, ${LOAD_MS / 1000} s`, s.checker), LOAD_CONCURRENCY, LOAD_RATE_PER_S);
   await sleep(LOAD_MS);
   await load.stop();
   const steady = load.phase.end();
-  phases.push(steady);
+  s.phases.push(steady);
   expect({ failed: steady.failed, wrong: steady.wrong }).toEqual({ failed: 0, wrong: 0 });
   expect(spread.every((o) => o.fetches === 1)).toBe(true);
 });

@@ -7,7 +7,7 @@
  */
 import { originRecordKey } from '@matrix-notary/store';
 import { SentinelGroup, type FakeOrigin } from '@matrix-notary/testing';
-import { BalancerClient, Checker, fetchesPerOrigin, Phase, report, SteadyLoad, type PhaseFigures } from './load';
+import { fetchesPerOrigin, Phase, Scenario, type SteadyLoad } from './load';
 import { NotaryCluster } from './topology';
 
 jest.setTimeout(180_000);
@@ -27,13 +27,10 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 let group: SentinelGroup;
 let cluster: NotaryCluster;
-let checker: Checker;
-let client: BalancerClient;
+let s: Scenario;
 let load: SteadyLoad;
 let known: FakeOrigin[] = [];
 let fresh: FakeOrigin[] = [];
-const phases: PhaseFigures[] = [];
-const figures: Record<string, string | number> = {};
 
 beforeAll(async () => {
   group = await SentinelGroup.start({ password: PASSWORD, sentinelPassword: true, appendOnly: true });
@@ -41,23 +38,19 @@ beforeAll(async () => {
     redisPassword: PASSWORD,
     redisEnv: { REDIS_SENTINELS: group.sentinelList, REDIS_SENTINEL_MASTER: group.masterName },
   });
-  checker = await Checker.create(cluster);
-  client = new BalancerClient(cluster.balancerPort, cluster.ca.caPem, 64);
+  s = await Scenario.start(cluster, 64);
   known = await Promise.all(Array.from({ length: KNOWN_ORIGINS }, () => cluster.origin()));
   fresh = await Promise.all(Array.from({ length: NEW_ORIGINS }, () => cluster.origin()));
-  [...known, ...fresh].forEach((o) => checker.know(o));
-  const warm = new Phase('warm-up: first fetch of each origin', checker);
-  warm.record(known.map((o) => o.serverName), known.map((o) => o.serverName), await client.query(known.map((o) => o.serverName)));
-  phases.push(warm.end());
-  load = new SteadyLoad(client, () => known.map((o) => o.serverName), new Phase('before the failover', checker), LOAD_CONCURRENCY, LOAD_RATE_PER_S);
+  [...known, ...fresh].forEach((o) => s.checker.know(o));
+  await s.warmUp(known);
+  load = s.startLoad(known, 'before the failover', LOAD_CONCURRENCY, LOAD_RATE_PER_S);
 });
 
 afterAll(async () => {
-  await load?.stop();
-  if (load && !phases.some((p) => p.phase === load.phase.end().phase)) phases.push(load.phase.end());
-  figures['fetches per new origin'] = fetchesPerOrigin(fresh);
-  report('Redis Sentinel (master, replica, 3 Sentinels)', phases, figures);
-  client?.close();
+  if (s) {
+    s.figures['fetches per new origin'] = fetchesPerOrigin(fresh);
+    await s.finish('Redis Sentinel (master, replica, 3 Sentinels)');
+  }
   await cluster?.stop();
   await group?.stop();
 });
@@ -73,7 +66,7 @@ test('SENTINEL FAILOVER under load: queries keep being answered, new origins kee
       let answered = false;
       for (let attempt = 0; attempt < NEW_ORIGIN_ATTEMPTS && !answered; attempt++) {
         const p = load.phase;
-        answered = p.record([origin.serverName], [], await client.query([origin.serverName])).includes(origin.serverName);
+        answered = p.record([origin.serverName], [], await s.client.query([origin.serverName])).includes(origin.serverName);
       }
       if (!answered) unanswered.push(origin.serverName);
       await sleep(NEW_ORIGIN_EVERY_MS);
@@ -81,25 +74,25 @@ test('SENTINEL FAILOVER under load: queries keep being answered, new origins kee
   })();
 
   await sleep(4000);
-  phases.push(load.phase.end());
-  load.phase = new Phase('failover (until the new master is named)', checker);
+  s.phases.push(load.phase.end());
+  load.phase = new Phase('failover (until the new master is named)', s.checker);
   const oldMaster = await group.masterPort();
   const started = Date.now();
   const newMaster = await group.failover();
-  figures['failover'] = `master ${oldMaster} → ${newMaster}, named by the Sentinels ${((Date.now() - started) / 1000).toFixed(1)} s after SENTINEL FAILOVER`;
-  phases.push(load.phase.end());
-  load.phase = new Phase(`the ${SETTLE_MS / 1000} s after`, checker);
+  s.figures['failover'] = `master ${oldMaster} → ${newMaster}, named by the Sentinels ${((Date.now() - started) / 1000).toFixed(1)} s after SENTINEL FAILOVER`;
+  s.phases.push(load.phase.end());
+  load.phase = new Phase(`the ${SETTLE_MS / 1000} s after`, s.checker);
   await sleep(SETTLE_MS);
   const settling = load.phase.end();
-  phases.push(settling);
-  load.phase = new Phase('after the failover', checker);
+  s.phases.push(settling);
+  load.phase = new Phase('after the failover', s.checker);
   await askNew;
   asking = false;
   await sleep(3000);
   const after = load.phase.end();
-  phases.push(after);
+  s.phases.push(after);
 
-  for (const p of phases) expect({ phase: p.phase, wrong: p.wrong }).toEqual({ phase: p.phase, wrong: 0 });
+  for (const p of s.phases) expect({ phase: p.phase, wrong: p.wrong }).toEqual({ phase: p.phase, wrong: 0 });
   expect(after.failed).toBe(0);
   expect(unanswered).toEqual([]);
   // Stored on the master the Sentinels name now. A store that only the old master took, in the
@@ -117,15 +110,15 @@ test('SENTINEL FAILOVER under load: queries keep being answered, new origins kee
   };
   const storedBefore = await storedNow();
   const lostInFailover = fresh.filter((_, i) => !storedBefore[i]);
-  const again = new Phase('lost stores asked for again', checker);
+  const again = new Phase('lost stores asked for again', s.checker);
   for (const origin of lostInFailover) {
     for (let attempt = 0; attempt < NEW_ORIGIN_ATTEMPTS; attempt++) {
-      if (again.record([origin.serverName], [], await client.query([origin.serverName])).includes(origin.serverName)) break;
+      if (again.record([origin.serverName], [], await s.client.query([origin.serverName])).includes(origin.serverName)) break;
     }
   }
-  phases.push(again.end());
+  s.phases.push(again.end());
   const storedAfter = await storedNow();
-  figures['new origins stored on the new master'] = `${storedBefore.filter(Boolean).length} of ${fresh.length} (lost with the old master in the switch: ${lostInFailover.length}); after asking for those again: ${storedAfter.filter(Boolean).length} of ${fresh.length}`;
+  s.figures['new origins stored on the new master'] = `${storedBefore.filter(Boolean).length} of ${fresh.length} (lost with the old master in the switch: ${lostInFailover.length}); after asking for those again: ${storedAfter.filter(Boolean).length} of ${fresh.length}`;
   expect(again.end().wrong).toBe(0);
   expect(storedAfter.every(Boolean)).toBe(true);
 });

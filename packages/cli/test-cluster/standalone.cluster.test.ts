@@ -8,7 +8,7 @@
 import type { FakeOrigin } from '@matrix-notary/testing';
 import { originRecordKey } from '@matrix-notary/store';
 import { RedisServer, waitFor } from '@matrix-notary/testing';
-import { BalancerClient, Checker, fetchesPerOrigin, Phase, report, SteadyLoad, type PhaseFigures } from './load';
+import { fetchesPerOrigin, Phase, Scenario, type SteadyLoad } from './load';
 import { pidOwningLocalPort } from './socket-owner';
 import { NotaryCluster } from './topology';
 
@@ -39,15 +39,12 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 let redis: RedisServer;
 let cluster: NotaryCluster;
-let checker: Checker;
-let client: BalancerClient;
+let s: Scenario;
 let load: SteadyLoad;
 let known: FakeOrigin[] = [];
-const phases: PhaseFigures[] = [];
-const figures: Record<string, string | number> = {};
 
 function phase(name: string): Phase {
-  const p = new Phase(name, checker);
+  const p = new Phase(name, s.checker);
   load.phase = p;
   return p;
 }
@@ -55,7 +52,7 @@ function phase(name: string): Phase {
 /** Queries one origin every 500 ms until answered with its keys; returns when (or undefined). */
 async function answeredBy(origin: FakeOrigin, record: Phase, deadlineMs: number): Promise<number | undefined> {
   while (Date.now() < deadlineMs) {
-    const answered = record.record([origin.serverName], [], await client.query([origin.serverName], 10_000));
+    const answered = record.record([origin.serverName], [], await s.client.query([origin.serverName], 10_000));
     if (answered.includes(origin.serverName)) return Date.now();
     await sleep(500);
   }
@@ -65,24 +62,20 @@ async function answeredBy(origin: FakeOrigin, record: Phase, deadlineMs: number)
 beforeAll(async () => {
   redis = await RedisServer.start({ appendOnly: true });
   cluster = await NotaryCluster.start({ redisEnv: { REDIS_URL: redis.url }, env: { NOTARY_ORIGIN_MIN_INTERVAL_S: String(ORIGIN_MIN_INTERVAL_S) } });
-  checker = await Checker.create(cluster);
-  client = new BalancerClient(cluster.balancerPort, cluster.ca.caPem, 64);
+  s = await Scenario.start(cluster, 64);
   known = await Promise.all(Array.from({ length: KNOWN_ORIGINS }, () => cluster.origin()));
-  known.forEach((o) => checker.know(o));
-  const warm = new Phase('warm-up: first fetch of each origin', checker);
-  warm.record(known.map((o) => o.serverName), known.map((o) => o.serverName), await client.query(known.map((o) => o.serverName)));
-  phases.push(warm.end());
-  load = new SteadyLoad(client, () => known.map((o) => o.serverName), new Phase('steady', checker), LOAD_CONCURRENCY, LOAD_RATE_PER_S);
+  known.forEach((o) => s.checker.know(o));
+  await s.warmUp(known);
+  load = s.startLoad(known, 'steady', LOAD_CONCURRENCY, LOAD_RATE_PER_S);
   await sleep(3000);
-  phases.push(load.phase.end());
+  s.phases.push(load.phase.end());
 });
 
 afterAll(async () => {
-  await load?.stop();
-  if (load && !phases.some((p) => p.phase === load.phase.end().phase)) phases.push(load.phase.end());
-  figures['fetches per known origin'] = fetchesPerOrigin(known);
-  report('standalone Redis (AOF)', phases.filter(Boolean), figures);
-  client?.close();
+  if (s) {
+    s.figures['fetches per known origin'] = fetchesPerOrigin(known);
+    await s.finish('standalone Redis (AOF)');
+  }
   await cluster?.stop();
   await redis?.stop();
 });
@@ -92,10 +85,10 @@ test('an api pod SIGKILLed: only its in-flight requests fail, the balancer route
   await cluster.apis[0].proc.halt('SIGKILL');
   const killedAt = Date.now();
   await waitFor(async () => !(await cluster.upServers()).includes('api1'), 'HAProxy to take api1 out', 10_000);
-  figures['api1 out of rotation after'] = `${((Date.now() - killedAt) / 1000).toFixed(1)} s`;
+  s.figures['api1 out of rotation after'] = `${((Date.now() - killedAt) / 1000).toFixed(1)} s`;
   await sleep(3000);
   const killed = p.end();
-  phases.push(killed);
+  s.phases.push(killed);
   expect(killed.wrong).toBe(0);
   expect(killed.failed).toBeLessThanOrEqual(LOAD_CONCURRENCY); // at most the requests in flight
 
@@ -110,22 +103,22 @@ test('an api pod SIGKILLed: only its in-flight requests fail, the balancer route
   const direct = back.record(known.map((o) => o.serverName), known.map((o) => o.serverName), { status: res.status, body: (await res.json()) as never });
   expect(direct.length).toBe(KNOWN_ORIGINS);
   expect(known.map((o) => o.fetches)).toEqual(fetchesBefore);
-  figures['restarted api1'] = `ready ${(readyMs / 1000).toFixed(1)} s after start; its first answer held all ${direct.length} stored origins, no origin contacted`;
+  s.figures['restarted api1'] = `ready ${(readyMs / 1000).toFixed(1)} s after start; its first answer held all ${direct.length} stored origins, no origin contacted`;
   // Back in rotation: HAProxy sends it load again.
   await waitFor(async () => (await cluster.upServers()).includes('api1'), 'HAProxy to put api1 back', 10_000);
   const served = await cluster.metric(cluster.apis[0].metricsPort, 'matrix_notary_http_requests_total');
   await waitFor(async () => (await cluster.metric(cluster.apis[0].metricsPort, 'matrix_notary_http_requests_total')) > served, 'api1 to get load again', 10_000);
   const restarted = back.end();
-  phases.push(restarted);
+  s.phases.push(restarted);
   expect(restarted).toMatchObject({ failed: 0, wrong: 0 });
 });
 
 test('a worker SIGKILLed in the middle of a fetch: the origin is fetched again, and answered within the bound', async () => {
   const p = phase('worker SIGKILLed mid-fetch');
   const slow = await cluster.origin();
-  checker.know(slow);
+  s.checker.know(slow);
   slow.delayMs = 4000;
-  const firstQuery = client.query([slow.serverName], 15_000);
+  const firstQuery = s.client.query([slow.serverName], 15_000);
   await waitFor(async () => slow.fetches >= 1, 'a worker to start fetching the slow origin', 15_000);
   const pids = cluster.workers.map((w) => w.proc.pid!).filter(Boolean);
   const fetching = pidOwningLocalPort(slow.lastClientPort!, pids);
@@ -138,11 +131,11 @@ test('a worker SIGKILLed in the middle of a fetch: the origin is fetched again, 
   await cluster.restartWorker(index); // as an orchestrator would
   const answeredAt = await answeredBy(slow, p, killedAt + WORKER_KILL_RECOVERY_BOUND_MS + MEASURE_PAST_BOUND_MS);
   const f = p.end();
-  phases.push(f);
+  s.phases.push(f);
   const recoveryMs = answeredAt === undefined ? undefined : answeredAt - killedAt;
-  figures['worker kill: origin answered with keys after'] =
+  s.figures['worker kill: origin answered with keys after'] =
     recoveryMs === undefined ? `not within ${(WORKER_KILL_RECOVERY_BOUND_MS + MEASURE_PAST_BOUND_MS) / 1000} s` : `${(recoveryMs / 1000).toFixed(1)} s (bound ${WORKER_KILL_RECOVERY_BOUND_MS / 1000} s)`;
-  figures['worker kill: fetches of that origin'] = slow.fetches;
+  s.figures['worker kill: fetches of that origin'] = slow.fetches;
   expect(f.wrong).toBe(0);
   expect(recoveryMs ?? Infinity).toBeLessThanOrEqual(WORKER_KILL_RECOVERY_BOUND_MS);
 });
@@ -150,14 +143,14 @@ test('a worker SIGKILLed in the middle of a fetch: the origin is fetched again, 
 test('the signer stopped for a while: cache hits go on; a new origin is answered soon after it is back', async () => {
   const down = phase('signer stopped');
   const origin = await cluster.origin();
-  checker.know(origin);
+  s.checker.know(origin);
   await cluster.signer.proc.halt();
   const stoppedAt = Date.now();
-  down.record([origin.serverName], [], await client.query([origin.serverName]));
+  down.record([origin.serverName], [], await s.client.query([origin.serverName]));
   await waitFor(async () => origin.fetches >= 1, 'a worker to fetch the origin while the signer is down', 15_000);
   await sleep(Math.max(0, stoppedAt + SIGNER_DOWN_MS - Date.now()));
   const outage = down.end();
-  phases.push(outage);
+  s.phases.push(outage);
   expect(outage.wrong).toBe(0);
   expect(outage.failed).toBe(0); // hits need no signer
 
@@ -166,11 +159,11 @@ test('the signer stopped for a while: cache hits go on; a new origin is answered
   const upAt = Date.now();
   const answeredAt = await answeredBy(origin, up, upAt + SIGNER_RECOVERY_BOUND_MS + MEASURE_PAST_BOUND_MS);
   const after = up.end();
-  phases.push(after);
+  s.phases.push(after);
   const recoveryMs = answeredAt === undefined ? undefined : answeredAt - upAt;
-  figures['signer outage: origin answered with keys after the signer was back'] =
+  s.figures['signer outage: origin answered with keys after the signer was back'] =
     recoveryMs === undefined ? `not within ${(SIGNER_RECOVERY_BOUND_MS + MEASURE_PAST_BOUND_MS) / 1000} s` : `${(recoveryMs / 1000).toFixed(1)} s (bound ${SIGNER_RECOVERY_BOUND_MS / 1000} s)`;
-  figures['signer outage: fetches of that origin'] = origin.fetches;
+  s.figures['signer outage: fetches of that origin'] = origin.fetches;
   expect(after.wrong).toBe(0);
   expect(recoveryMs ?? Infinity).toBeLessThanOrEqual(SIGNER_RECOVERY_BOUND_MS);
 });
@@ -190,13 +183,13 @@ test('Redis restarted: cached keys survive (AOF), every role reconnects by itsel
   let recoveredAt: number | undefined;
   const names = known.map((o) => o.serverName);
   while (Date.now() < restartedAt + REDIS_RESTART_RECOVERY_BOUND_MS + MEASURE_PAST_BOUND_MS) {
-    if (p.record(names.slice(0, 2), names.slice(0, 2), await client.query(names.slice(0, 2), 5000)).length === 2) {
+    if (p.record(names.slice(0, 2), names.slice(0, 2), await s.client.query(names.slice(0, 2), 5000)).length === 2) {
       recoveredAt = Date.now();
       break;
     }
     await sleep(200);
   }
-  figures['Redis restart: down for'] = `${((restartedAt - stoppedAt) / 1000).toFixed(1)} s; answers through the balancer again ${recoveredAt === undefined ? 'never' : `${((recoveredAt - restartedAt) / 1000).toFixed(1)} s`} after it was back`;
+  s.figures['Redis restart: down for'] = `${((restartedAt - stoppedAt) / 1000).toFixed(1)} s; answers through the balancer again ${recoveredAt === undefined ? 'never' : `${((recoveredAt - restartedAt) / 1000).toFixed(1)} s`} after it was back`;
   expect((recoveredAt ?? Infinity) - restartedAt).toBeLessThanOrEqual(REDIS_RESTART_RECOVERY_BOUND_MS);
   // Every api pod answers on its own, and a worker fetches a new origin (queue, store, pub/sub).
   for (const pod of cluster.apis) {
@@ -210,12 +203,12 @@ test('Redis restarted: cached keys survive (AOF), every role reconnects by itsel
     );
   }
   const fresh = await cluster.origin();
-  checker.know(fresh);
+  s.checker.know(fresh);
   const answeredAt = await answeredBy(fresh, p, Date.now() + REDIS_RESTART_RECOVERY_BOUND_MS);
   expect(answeredAt).toBeDefined();
   await sleep(2000);
   const f = p.end();
-  phases.push(f);
+  s.phases.push(f);
   expect(f.wrong).toBe(0);
   // The cached origins were served from the restored data, never fetched again.
   expect(known.map((o) => o.fetches)).toEqual(fetchesBefore);

@@ -11,34 +11,17 @@ import { createLogger, VariableReader } from '@matrix-notary/common';
 import { FederationClient } from '@matrix-notary/federation';
 import { encodeCanonicalJson, keyFingerprint } from '@matrix-notary/protocol';
 import { createRedis, FetchEventPublisher, KeyStore } from '@matrix-notary/store';
-import { createTestCa, FakeOrigin, testRedisUrl, type OriginKey, type TestCa } from '@matrix-notary/testing';
+import { FakeOrigin, testRedisUrl, type OriginKey } from '@matrix-notary/testing';
 import { Registry } from 'prom-client';
 import { SignerGate } from '../src/signer-gate';
 import { createWorkerMetrics, readWorkerConfig, refreshOrigin, type RefreshDeps } from '../src';
-import { counterValue, NOTARY_NAME, postQuery, startNotary, type Notary, type NotaryOptions } from '../../api/test/notary-harness';
+import { counterValue, NOTARY_NAME, postQuery, useTestBed, type Notary } from '../../api/test/notary-harness';
 
 const HOUR_MS = 60 * 60 * 1000;
 const DAY_MS = 24 * HOUR_MS;
 
-// The query-path test bed, with the CA at hand for the workers this file builds itself.
-let ca: TestCa;
-const cleanups: Array<() => Promise<void>> = [];
-beforeAll(async () => {
-  ca = await createTestCa();
-});
-afterEach(async () => {
-  while (cleanups.length) await cleanups.pop()!();
-});
-async function notary(opts: Omit<NotaryOptions, 'ca'> = {}): Promise<Notary> {
-  const n = await startNotary({ ca, ...opts });
-  cleanups.push(() => n.stop());
-  return n;
-}
-async function origin(): Promise<FakeOrigin> {
-  const o = await FakeOrigin.start({ ca });
-  cleanups.push(() => o.stop());
-  return o;
-}
+// The query-path test bed; its CA is also trusted by the workers this file builds itself.
+const { notary, origin, caPem } = useTestBed();
 
 function query(n: Notary, serverName: string, keyIds: string[] = [], minValidUntilTs?: number, api = 0) {
   const criteria: Record<string, unknown> = {};
@@ -113,7 +96,7 @@ describe('first seen wins', () => {
 
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'race-'));
     const caFile = path.join(dir, 'ca.pem');
-    fs.writeFileSync(caFile, ca.caPem);
+    fs.writeFileSync(caFile, caPem());
     const reader = new VariableReader({
       NOTARY_SERVER_NAME: NOTARY_NAME,
       NOTARY_SIGNER_TOKEN: 'unused-in-process-token',
