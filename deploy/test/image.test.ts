@@ -13,7 +13,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { decodeBase64, verifyJsonSignature } from '@matrix-notary/protocol';
-import { freeLoopbackPort } from '../../packages/cli/src/embedded-redis';
+import { freeLoopbackPort } from '../../packages/common/src/loopback-probes';
 import { REPO, run, runOk } from './support';
 
 jest.setTimeout(20 * 60_000);

@@ -12,7 +12,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { parse } from 'yaml';
 import { createTestCa, deletePrefix, FakeOrigin, testRedisUrl, uniquePrefix } from '@matrix-notary/testing';
-import { freeLoopbackPort } from '../../packages/cli/src/embedded-redis';
+import { freeLoopbackPort } from '../../packages/common/src/loopback-probes';
 import { assertBuilt, runCli, startCli, waitForUrl, type RunningProcess } from '../../packages/cli/test/processes';
 import {
   ALERTS,
