@@ -8,6 +8,7 @@ import { bullPrefix, originRecordKey } from '@matrix-notary/store';
 import { RedisClusterNodes, type FakeOrigin } from '@matrix-notary/testing';
 import { fetchesPerOrigin, Phase, Scenario, SteadyLoad } from './load';
 import { NotaryCluster } from './topology';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 jest.setTimeout(180_000);
 
@@ -16,7 +17,6 @@ const SPREAD_ORIGINS = 30;
 const LOAD_CONCURRENCY = 6;
 const LOAD_RATE_PER_S = 60;
 const LOAD_MS = 5000;
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 let nodes: RedisClusterNodes;
 let cluster: NotaryCluster;

@@ -9,6 +9,7 @@ import { originRecordKey } from '@matrix-notary/store';
 import { SentinelGroup, type FakeOrigin } from '@matrix-notary/testing';
 import { fetchesPerOrigin, Phase, Scenario, type SteadyLoad } from './load';
 import { NotaryCluster } from './topology';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 jest.setTimeout(180_000);
 
@@ -23,7 +24,6 @@ const NEW_ORIGIN_EVERY_MS = 500;
 const NEW_ORIGIN_ATTEMPTS = 4;
 /** After the Sentinels name the new master, connections have this long to follow it. */
 const SETTLE_MS = 5000;
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 let group: SentinelGroup;
 let cluster: NotaryCluster;

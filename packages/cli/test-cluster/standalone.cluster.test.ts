@@ -11,6 +11,7 @@ import { RedisServer, waitFor } from '@matrix-notary/testing';
 import { fetchesPerOrigin, Phase, Scenario, type SteadyLoad } from './load';
 import { pidOwningLocalPort } from './socket-owner';
 import { NotaryCluster } from './topology';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 jest.setTimeout(180_000);
 
@@ -34,8 +35,6 @@ const LOAD_RATE_PER_S = 60;
 const KNOWN_ORIGINS = 12;
 /** An origin interval long enough that any fetch the faults block shows in the recovery time. */
 const ORIGIN_MIN_INTERVAL_S = 600;
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 let redis: RedisServer;
 let cluster: NotaryCluster;

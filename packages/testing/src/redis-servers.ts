@@ -11,12 +11,11 @@ import path from 'node:path';
 import Redis from 'ioredis';
 import { freeLoopbackPort } from '@matrix-notary/common';
 import type { TestCa } from './tls';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 const START_TIMEOUT_MS = 15_000;
 const STOP_GRACE_MS = 5000;
 const POLL_MS = 50;
-
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 /** TLS material written for redis-server: a certificate for 127.0.0.1 from the test CA. */
 export interface RedisTlsFiles {

@@ -10,12 +10,11 @@ import path from 'node:path';
 import { freeLoopbackPort, redisAnswers } from '@matrix-notary/common';
 import type { Cleanup } from './cleanup';
 import { BenchFailure } from './errors';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 const START_TIMEOUT_MS = 30_000;
 const STOP_GRACE_MS = 10_000;
 const LOG_TAIL_BYTES = 16 * 1024;
-
-export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 /** Keeps the last few KB a child wrote, for error messages; passes each line to `onLine` too. */
 class OutputTail {

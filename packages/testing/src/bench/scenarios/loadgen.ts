@@ -11,7 +11,8 @@ import type { BenchContext } from '../context';
 import { CpuMeter } from '../cpu';
 import { responseWireBytes } from '../http-client';
 import { runAutocannon, runWrk, type LoadTarget } from '../load';
-import { sleep, startBaseline } from '../processes';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { startBaseline } from '../processes';
 import { round } from '../stats';
 
 const ROUNDS = 2;

@@ -12,7 +12,7 @@ import { CpuMeter } from '../cpu';
 import type { Deployment } from '../deployments';
 import { refreshOutcomes } from '../diagnostics';
 import { scrapeMetrics } from '../probes';
-import { sleep } from '../processes';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { round } from '../stats';
 
 const POLL_MS = 100;

@@ -18,7 +18,8 @@ import { request, responseWireBytes, type HttpAnswer } from '../http-client';
 import { loadProblems, runWrk, type LoadTarget } from '../load';
 import { FARM_KEY_ID } from '../origin-farm-protocol';
 import { scrapeMetrics, type RedisSlowMoments } from '../probes';
-import { sleep, startBaseline } from '../processes';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { startBaseline } from '../processes';
 import { checkStalls, LatencyHistogram, round, type LatencySummary, type StallCheck } from '../stats';
 import { BODY_COUNTER } from '../wrk-script';
 
