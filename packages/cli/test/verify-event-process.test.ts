@@ -80,6 +80,9 @@ beforeAll(async () => {
       NOTARY_ALLOWED_ADDRESSES: '127.0.0.1/32',
       NOTARY_FEDERATION_CA_FILE: path.join(dir, 'ca.pem'),
       NOTARY_ORIGIN_MIN_INTERVAL_S: '0',
+      // A query waits for the fetches it causes as long as they take (they end in well under a
+      // second; a loaded machine must not turn that into an empty answer).
+      NOTARY_FETCH_WAIT_MS: '20000',
       NOTARY_LOG_LEVEL: 'warn',
     },
     dir,
